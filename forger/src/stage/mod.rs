@@ -1,0 +1,14 @@
+//! The staging tree: file contents on the host plus an ownership [`Manifest`] that holds the
+//! truth about every entry (type, owner, group, mode, link target, device numbers, mtime,
+//! xattrs). Nothing is ever `chown`ed on the host, so no step needs root; every output writer
+//! (tar, ZFS, ext4, FAT, OCI layers) reads owners and modes from the manifest only.
+
+mod error;
+mod manifest;
+mod path;
+mod tree;
+
+pub use error::Error;
+pub use manifest::{Entry, EntryKind, Manifest};
+pub use path::StagePath;
+pub use tree::StagingTree;

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs every external reader and service the test suite uses, when missing.
+# Debian 12 (bookworm). Adds the contrib component and bookworm-backports from the
+# mirror this machine already uses (no host is named here), because zfsutils-linux
+# lives in contrib and OpenZFS 2.3 / qemu 10 come from backports.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have sgdisk        || need+=(gdisk)
+have sfdisk        || need+=(fdisk)
+have fsck.fat      || need+=(dosfstools)
+have mcopy         || need+=(mtools)
+have mkfs.ext4     || need+=(e2fsprogs)
+have debugfs       || need+=(e2fsprogs)
+have skopeo        || need+=(skopeo)
+have umoci         || need+=(umoci)
+have docker-registry || need+=(docker-registry)
+have htpasswd      || need+=(apache2-utils)
+have mmdebstrap    || need+=(mmdebstrap)
+have newuidmap     || need+=(uidmap)
+have grub-fstest   || need+=(grub-common)
+have isoinfo       || need+=(genisoimage)
+have xorriso       || need+=(xorriso)
+have curl          || need+=(curl)
+have jq            || need+=(jq)
+have python3       || need+=(python3)
+[ -f /usr/lib/grub/x86_64-efi/normal.mod ] || need+=(grub-efi-amd64-bin)
+[ -f /usr/share/ovmf/OVMF.fd ] || need+=(ovmf)
+[ -d /usr/share/golang/src/github.com/opencontainers/image-spec ] || need+=(golang-github-opencontainers-image-spec-dev)
+python3 -c 'import jsonschema' 2>/dev/null || need+=(python3-jsonschema)
+
+bpo=()
+have zdb                  || bpo+=(zfsutils-linux)
+have qemu-system-x86_64   || bpo+=(qemu-system-x86 qemu-utils)
+have qemu-img             || bpo+=(qemu-utils)
+
+if [ ${#need[@]} -eq 0 ] && [ ${#bpo[@]} -eq 0 ]; then
+  echo "test dependencies: all present"
+  exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+if [ ${#bpo[@]} -gt 0 ] && [ ! -f /etc/apt/sources.list.d/forger-extra.sources ]; then
+  uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [ -n "$uri" ] || uri=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list)
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-backports\nComponents: main contrib\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$uri" > /etc/apt/sources.list.d/forger-extra.sources
+fi
+apt-get update -qq
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+if [ ${#bpo[@]} -gt 0 ]; then
+  # zfsutils-linux asks about its licence through debconf; accept non-interactively.
+  apt-get install -y -qq --no-install-recommends -t bookworm-backports "${bpo[@]}"
+fi
+echo "test dependencies: installed ${need[*]} ${bpo[*]}"
