@@ -44,8 +44,8 @@ export DEBIAN_FRONTEND=noninteractive
 if [ ${#bpo[@]} -gt 0 ] && [ ! -f /etc/apt/sources.list.d/forger-extra.sources ]; then
   uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
   [ -n "$uri" ] || uri=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list)
-  printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-backports\nComponents: main contrib\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-    "$uri" > /etc/apt/sources.list.d/forger-extra.sources
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-backports\nComponents: contrib\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$uri" "$uri" > /etc/apt/sources.list.d/forger-extra.sources
 fi
 apt-get update -qq
 if [ ${#need[@]} -gt 0 ]; then
