@@ -27,7 +27,7 @@ have jq            || need+=(jq)
 have python3       || need+=(python3)
 [ -f /usr/lib/grub/x86_64-efi/normal.mod ] || need+=(grub-efi-amd64-bin)
 [ -f /usr/share/ovmf/OVMF.fd ] || need+=(ovmf)
-[ -d /usr/share/golang/src/github.com/opencontainers/image-spec ] || need+=(golang-github-opencontainers-image-spec-dev)
+[ -d /usr/share/gocode/src/github.com/opencontainers/image-spec/schema ] || need+=(golang-github-opencontainers-image-spec-dev)
 python3 -c 'import jsonschema' 2>/dev/null || need+=(python3-jsonschema)
 
 bpo=()
