@@ -1,0 +1,7 @@
+//! Integration tests of the `forger` library against real external readers (zdb, sgdisk,
+//! fsck.fat, mtools, qemu-img, e2fsck, skopeo, umoci, a distribution registry). One binary,
+//! one module per reader or output format. Tools are installed by
+//! `scripts/install-test-deps.sh` (the README's test command runs it); a missing tool fails
+//! the test with that hint rather than skipping it.
+
+mod util;
