@@ -12,6 +12,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Error, Diagnostic)]
 #[non_exhaustive]
 pub enum Error {
+    /// A literal or validation problem of the image model.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Model(#[from] crate::model::Error),
     /// The staging tree or its manifest.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -199,9 +199,12 @@ impl Manifest {
                 }
             }
         }
-        if !entry.is_dir() && self.get(&path).is_some_and(Entry::is_dir) {
-            self.remove(&path);
-        } else if self.entries.contains_key(&path) && !entry.is_dir() {
+        // Replacing a directory by a directory keeps its contents; any other replacement
+        // removes the old entry (and, for a directory, everything below it).
+        if self
+            .get(&path)
+            .is_some_and(|old| !(old.is_dir() && entry.is_dir()))
+        {
             self.remove(&path);
         }
         self.entries.insert(path, entry);
