@@ -33,14 +33,14 @@ use super::{
 pub struct Image {
     /// Name, version and description.
     pub metadata: Metadata,
-    /// The operating system; OmniOS when not given.
-    #[builder(default)]
-    #[serde(default)]
-    pub distro: Distro,
-    /// CPU architecture (OCI config, package selection); amd64 when not given.
-    #[builder(default)]
-    #[serde(default)]
-    pub architecture: Architecture,
+    /// The operating system; OmniOS when neither this image nor its base chain sets one
+    /// (see [`Image::distro`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distro: Option<Distro>,
+    /// CPU architecture (OCI config, package selection); amd64 when not set here or in the
+    /// base chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<Architecture>,
     /// The parent image: a build stage whose content comes first. Its targets are not
     /// inherited.
     #[builder(with = |image: Image| Box::new(image))]
@@ -130,4 +130,24 @@ pub struct Fragment {
     #[builder(default)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overlays: Vec<OverlaySet>,
+}
+
+impl Image {
+    /// The distribution: this image's, else the nearest base's, else OmniOS.
+    pub fn distro(&self) -> Distro {
+        match (&self.distro, &self.base) {
+            (Some(d), _) => d.clone(),
+            (None, Some(base)) => base.distro(),
+            (None, None) => Distro::default(),
+        }
+    }
+
+    /// The architecture: this image's, else the nearest base's, else amd64.
+    pub fn architecture(&self) -> Architecture {
+        match (&self.architecture, &self.base) {
+            (Some(a), _) => *a,
+            (None, Some(base)) => base.architecture(),
+            (None, None) => Architecture::default(),
+        }
+    }
 }

@@ -22,7 +22,8 @@ impl Image {
     }
 
     fn check(&self, out: &mut Vec<Problem>, prefix: &str) {
-        let family = self.distro.family();
+        let distro = self.distro();
+        let family = distro.family();
         if self.metadata.name.trim().is_empty() {
             out.push(Problem::new(
                 format!("{prefix}metadata"),
@@ -55,7 +56,7 @@ impl Image {
                 ));
             }
             if let Some(disk) = t.kind.disk() {
-                check_disk(disk, family, &self.distro.to_string(), &at, out);
+                check_disk(disk, family, &distro.to_string(), &at, out);
             }
             if let TargetKind::Oci(oci) = &t.kind {
                 for port in &oci.exposed_ports {
