@@ -16,6 +16,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Model(#[from] crate::model::Error),
+    /// Planning: profiles, targets, referenced files.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Plan(#[from] crate::plan::Error),
     /// The staging tree or its manifest.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -15,6 +15,7 @@ pub mod error;
 pub mod fs;
 pub mod model;
 pub mod payload;
+pub mod plan;
 pub mod seed;
 pub mod stage;
 

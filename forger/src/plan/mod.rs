@@ -1,0 +1,359 @@
+//! The plan: an image plus active profiles → a resolved, ordered build plan. Composition is
+//! merged in book order ([`merge`]), profiles filter blocks, referenced files are found and
+//! hashed, and each stage (payload, overlays, each target) gets a content hash over every
+//! input that affects it. Planning reads referenced files but writes nothing.
+
+mod error;
+mod hash;
+mod merge;
+mod sources;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub use error::Error;
+pub use hash::FORMAT_VERSION;
+
+use crate::model::{
+    Architecture, BuilderVm, Distro, Facet, Image, Metadata, Overlay, Package, Repositories,
+    Target, User, Variant,
+};
+
+/// What the caller chooses for one build.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Active profiles (`-p`); each must be used by some block of the image.
+    pub profiles: Vec<String>,
+    /// Targets to build (`-t`); all when empty.
+    pub targets: Vec<String>,
+    /// `SOURCE_DATE_EPOCH` (0 when unset): timestamps of everything written.
+    pub epoch: i64,
+    /// Fingerprint of a payload given from outside the model (`--rootfs`).
+    pub payload_fingerprint: Option<String>,
+}
+
+/// A resolved build plan.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Plan {
+    /// Image identity.
+    pub metadata: Metadata,
+    /// Distribution (inherited through the base chain).
+    pub distro: Distro,
+    /// Architecture.
+    pub architecture: Architecture,
+    /// Active profiles.
+    pub profiles: Vec<String>,
+    /// `SOURCE_DATE_EPOCH` of this build.
+    pub epoch: i64,
+    /// Kept from `build-host`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_host: Option<String>,
+    /// IPS incorporation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incorporation: Option<String>,
+    /// Merged repositories.
+    pub repositories: Repositories,
+    /// CA certificates with their resolved files.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<PlannedCertificate>,
+    /// Merged variants.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
+    /// Merged facets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub facets: Vec<Facet>,
+    /// Packages in install order (duplicates dropped, first position kept).
+    pub packages: Vec<Package>,
+    /// Users in creation order.
+    pub users: Vec<User>,
+    /// Overlay actions in order, with resolved sources.
+    pub overlays: Vec<PlannedOverlay>,
+    /// Selected targets.
+    pub targets: Vec<Target>,
+    /// Builder-VM settings.
+    #[serde(rename = "builder", skip_serializing_if = "Option::is_none")]
+    pub builder_vm: Option<BuilderVm>,
+    /// Stages in order with their content hashes.
+    pub stages: Vec<Stage>,
+}
+
+/// A certificate with its file found.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedCertificate {
+    /// Publisher.
+    pub publisher: String,
+    /// Resolved host path.
+    pub certfile: PathBuf,
+    /// `sha256:` of its bytes.
+    pub sha256: String,
+}
+
+/// An overlay action with its source file found.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedOverlay {
+    /// The action as written.
+    #[serde(flatten)]
+    pub action: Overlay,
+    /// The resolved host path of a `file` action's `source`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_path: Option<PathBuf>,
+    /// `sha256:` of the source's bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_sha256: Option<String>,
+}
+
+/// One stage of the build.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Stage {
+    /// `payload`, `overlays` or `target:<name>`.
+    pub name: String,
+    /// `sha256:` over every input of the stage and of the stages before it.
+    pub hash: String,
+}
+
+impl Plan {
+    /// Plans `image` (which should have passed [`Image::validate`]) under `options`. Every
+    /// problem found (unknown profile or target, missing or escaping file) is reported at once.
+    pub fn new(image: &Image, options: &PlanOptions) -> Result<Plan, Error> {
+        let merged = merge::merge(image);
+        let mut problems = Vec::new();
+
+        let known: BTreeSet<&str> = merged
+            .packages
+            .iter()
+            .map(|b| b.profile.as_deref())
+            .chain(merged.customizations.iter().map(|b| b.profile.as_deref()))
+            .chain(merged.overlays.iter().map(|b| b.profile.as_deref()))
+            .flatten()
+            .collect();
+        for p in &options.profiles {
+            if !known.contains(p.as_str()) {
+                let hint = if known.is_empty() {
+                    "this image has no profiles (no block uses `if`)".to_owned()
+                } else {
+                    format!(
+                        "the image's profiles are: {}",
+                        known.iter().copied().collect::<Vec<_>>().join(", ")
+                    )
+                };
+                problems.push(Error::UnknownProfile {
+                    name: p.clone(),
+                    hint,
+                });
+            }
+        }
+        let active = |profile: &Option<String>| {
+            profile
+                .as_ref()
+                .is_none_or(|p| options.profiles.iter().any(|a| a == p))
+        };
+
+        let mut packages = Vec::new();
+        for block in merged.packages.iter().filter(|b| active(&b.profile)) {
+            for p in &block.packages {
+                if !packages.contains(p) {
+                    packages.push(p.clone());
+                }
+            }
+        }
+        let users: Vec<User> = merged
+            .customizations
+            .iter()
+            .filter(|b| active(&b.profile))
+            .flat_map(|b| b.users.iter().cloned())
+            .collect();
+
+        let mut overlays = Vec::new();
+        for block in merged.overlays.iter().filter(|b| active(&b.profile)) {
+            for action in &block.actions {
+                let mut planned = PlannedOverlay {
+                    action: action.clone(),
+                    source_path: None,
+                    source_sha256: None,
+                };
+                if let Overlay::File(f) = action
+                    && let Some(src) = &f.source
+                {
+                    match sources::resolve("overlay source", src, block.base_dir.as_deref())
+                        .and_then(|path| {
+                            let sha = hash::file_hash(&path).map_err(|source| Error::Io {
+                                path: path.clone(),
+                                source,
+                            })?;
+                            Ok((path, sha))
+                        }) {
+                        Ok((path, sha)) => {
+                            planned.source_path = Some(path);
+                            planned.source_sha256 = Some(sha);
+                        }
+                        Err(e) => problems.push(e),
+                    }
+                }
+                overlays.push(planned);
+            }
+        }
+
+        let mut certificates = Vec::new();
+        for (c, dir) in &merged.certificates {
+            match sources::resolve("certificate", &c.certfile, dir.as_deref()).and_then(|path| {
+                let sha = hash::file_hash(&path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok((path, sha))
+            }) {
+                Ok((certfile, sha256)) => certificates.push(PlannedCertificate {
+                    publisher: c.publisher.clone(),
+                    certfile,
+                    sha256,
+                }),
+                Err(e) => problems.push(e),
+            }
+        }
+
+        let targets: Vec<Target> = if options.targets.is_empty() {
+            image.targets.clone()
+        } else {
+            let mut chosen = Vec::new();
+            for name in &options.targets {
+                match image.targets.iter().find(|t| &t.name == name) {
+                    Some(t) => chosen.push(t.clone()),
+                    None => problems.push(Error::UnknownTarget {
+                        name: name.clone(),
+                        known: image
+                            .targets
+                            .iter()
+                            .map(|t| t.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    }),
+                }
+            }
+            chosen
+        };
+
+        match problems.len() {
+            0 => {}
+            1 => return Err(problems.remove(0)),
+            _ => return Err(Error::Invalid { problems }),
+        }
+
+        let mut plan = Plan {
+            metadata: image.metadata.clone(),
+            distro: image.distro(),
+            architecture: image.architecture(),
+            profiles: options.profiles.clone(),
+            epoch: options.epoch,
+            build_host: merged.build_host,
+            incorporation: merged.incorporation,
+            repositories: merged.repositories,
+            certificates,
+            variants: merged.variants,
+            facets: merged.facets,
+            packages,
+            users,
+            overlays,
+            targets,
+            builder_vm: image.builder_vm.clone().or(merged.builder_vm),
+            stages: Vec::new(),
+        };
+        plan.stages = plan.stage_hashes(options.payload_fingerprint.as_deref());
+        Ok(plan)
+    }
+
+    /// The hash of stage `name`.
+    pub fn stage_hash(&self, name: &str) -> Option<&str> {
+        self.stages
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.hash.as_str())
+    }
+
+    fn stage_hashes(&self, payload_fingerprint: Option<&str>) -> Vec<Stage> {
+        #[derive(Serialize)]
+        struct PayloadInputs<'a> {
+            distro: &'a Distro,
+            architecture: Architecture,
+            epoch: i64,
+            incorporation: &'a Option<String>,
+            repositories: &'a Repositories,
+            certificates: Vec<(&'a str, &'a str)>,
+            variants: &'a [Variant],
+            facets: &'a [Facet],
+            packages: &'a [Package],
+            external: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct OverlayInputs<'a> {
+            users: &'a [User],
+            actions: Vec<(&'a Overlay, &'a Option<String>)>,
+        }
+        #[derive(Serialize)]
+        struct TargetInputs<'a> {
+            metadata: &'a Metadata,
+            target: &'a Target,
+        }
+        let payload = hash::stage_hash(
+            "payload",
+            None,
+            &PayloadInputs {
+                distro: &self.distro,
+                architecture: self.architecture,
+                epoch: self.epoch,
+                incorporation: &self.incorporation,
+                repositories: &self.repositories,
+                certificates: self
+                    .certificates
+                    .iter()
+                    .map(|c| (c.publisher.as_str(), c.sha256.as_str()))
+                    .collect(),
+                variants: &self.variants,
+                facets: &self.facets,
+                packages: &self.packages,
+                external: payload_fingerprint,
+            },
+        );
+        let overlays = hash::stage_hash(
+            "overlays",
+            Some(&payload),
+            &OverlayInputs {
+                users: &self.users,
+                actions: self
+                    .overlays
+                    .iter()
+                    .map(|o| (&o.action, &o.source_sha256))
+                    .collect(),
+            },
+        );
+        let mut stages = vec![
+            Stage {
+                name: "payload".into(),
+                hash: payload,
+            },
+            Stage {
+                name: "overlays".into(),
+                hash: overlays.clone(),
+            },
+        ];
+        for t in &self.targets {
+            stages.push(Stage {
+                name: format!("target:{}", t.name),
+                hash: hash::stage_hash(
+                    "target",
+                    Some(&overlays),
+                    &TargetInputs {
+                        metadata: &self.metadata,
+                        target: t,
+                    },
+                ),
+            });
+        }
+        stages
+    }
+}
+
+#[cfg(test)]
+mod tests;
