@@ -20,6 +20,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Plan(#[from] crate::plan::Error),
+    /// Installing the payload.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Payload(#[from] crate::payload::Error),
     /// The staging tree or its manifest.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -54,6 +54,34 @@ pub enum Error {
         /// Its target.
         target: String,
     },
+    /// An owner name that the image's `/etc/passwd` does not know.
+    #[error("{action}: owner `{name}` is not a user of the image")]
+    #[diagnostic(
+        code(forger::stage::unknown_owner),
+        help(
+            "owners resolve against the image's own /etc/passwd: create the user in a customization block, install the package that adds it, or give a numeric uid"
+        )
+    )]
+    UnknownOwner {
+        /// The overlay action, e.g. `ensure-dir /home/ci`.
+        action: String,
+        /// The owner name.
+        name: String,
+    },
+    /// A group name that the image's `/etc/group` does not know.
+    #[error("{action}: group `{name}` is not a group of the image")]
+    #[diagnostic(
+        code(forger::stage::unknown_group),
+        help(
+            "groups resolve against the image's own /etc/group: create it through a user's groups, install the package that adds it, or give a numeric gid"
+        )
+    )]
+    UnknownGroup {
+        /// The overlay action.
+        action: String,
+        /// The group name.
+        name: String,
+    },
     /// A file name that is not UTF-8 (image paths are kept as UTF-8 strings).
     #[error("file name `{}` is not UTF-8", path.display())]
     #[diagnostic(

@@ -3,11 +3,15 @@
 //! xattrs). Nothing is ever `chown`ed on the host, so no step needs root; every output writer
 //! (tar, ZFS, ext4, FAT, OCI layers) reads owners and modes from the manifest only.
 
+mod accounts;
+mod customize;
 mod error;
 mod manifest;
 mod path;
 mod tree;
 
+pub use accounts::{Accounts, GroupEntry, PasswdEntry};
+pub use customize::{Warning, apply, read_text};
 pub use error::Error;
 pub use manifest::{Entry, EntryKind, Manifest};
 pub use path::StagePath;

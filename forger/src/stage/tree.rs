@@ -72,6 +72,15 @@ impl StagingTree {
         self.ensure_one_dir(path, uid, gid, mode, true)
     }
 
+    /// Creates `dir` and its missing ancestors as `root:root 0755`; existing directories are
+    /// left as they are.
+    pub fn ensure_dir_parents(&mut self, dir: &StagePath) -> Result<(), Error> {
+        for p in dir.ancestors().iter().chain(std::iter::once(dir)) {
+            self.ensure_one_dir(p, 0, 0, 0o755, false)?;
+        }
+        Ok(())
+    }
+
     fn ensure_one_dir(
         &mut self,
         path: &StagePath,
