@@ -24,6 +24,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Payload(#[from] crate::payload::Error),
+    /// The build pipeline.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Build(#[from] crate::build::Error),
     /// The staging tree or its manifest.
     #[error(transparent)]
     #[diagnostic(transparent)]

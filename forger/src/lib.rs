@@ -11,6 +11,8 @@
 //! Every error carries a code `forger::<module>::<reason>`, printed by the CLI and emitted in
 //! `--output json` events. See [`Error`].
 
+pub mod build;
+pub mod cli;
 pub mod error;
 pub mod fs;
 pub mod model;
@@ -19,4 +21,5 @@ pub mod plan;
 pub mod seed;
 pub mod stage;
 
+pub use cli::run;
 pub use error::{Error, Result};

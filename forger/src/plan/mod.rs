@@ -118,6 +118,16 @@ impl Plan {
     /// Plans `image` (which should have passed [`Image::validate`]) under `options`. Every
     /// problem found (unknown profile or target, missing or escaping file) is reported at once.
     pub fn new(image: &Image, options: &PlanOptions) -> Result<Plan, Error> {
+        Self::resolve(image, options, true)
+    }
+
+    /// Like [`Plan::new`], but referenced files that cannot be found are left unresolved
+    /// instead of failing, so a spec can be inspected before its files exist.
+    pub fn inspect(image: &Image, options: &PlanOptions) -> Result<Plan, Error> {
+        Self::resolve(image, options, false)
+    }
+
+    fn resolve(image: &Image, options: &PlanOptions, strict: bool) -> Result<Plan, Error> {
         let merged = merge::merge(image);
         let mut problems = Vec::new();
 
@@ -189,7 +199,8 @@ impl Plan {
                             planned.source_path = Some(path);
                             planned.source_sha256 = Some(sha);
                         }
-                        Err(e) => problems.push(e),
+                        Err(e) if strict => problems.push(e),
+                        Err(_) => {}
                     }
                 }
                 overlays.push(planned);
@@ -210,7 +221,12 @@ impl Plan {
                     certfile,
                     sha256,
                 }),
-                Err(e) => problems.push(e),
+                Err(e) if strict => problems.push(e),
+                Err(_) => certificates.push(PlannedCertificate {
+                    publisher: c.publisher.clone(),
+                    certfile: c.certfile.clone(),
+                    sha256: String::new(),
+                }),
             }
         }
 

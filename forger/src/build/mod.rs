@@ -1,0 +1,154 @@
+//! The build pipeline: validate → plan → payload into a staging tree → users and overlays →
+//! each target's output, written under a temporary name and renamed when complete. Nothing is
+//! written to the output directory before validation and planning succeed.
+
+mod error;
+mod events;
+mod outputs;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub use error::Error;
+pub use events::{Events, NoEvents};
+
+use crate::model::Image;
+use crate::payload::Payload;
+use crate::plan::{Plan, PlanOptions};
+use crate::stage::StagingTree;
+
+/// How to build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Profiles, targets and epoch.
+    pub plan: PlanOptions,
+    /// Output directory (created when missing).
+    pub out_dir: PathBuf,
+    /// Do not push targets that have `push-to`.
+    pub skip_push: bool,
+    /// New file name (without extension) for the one selected target's output.
+    pub output_name: Option<String>,
+    /// A directory or tarball used as the payload instead of installing packages.
+    pub rootfs: Option<PathBuf>,
+}
+
+/// One finished output.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Output {
+    /// Target name.
+    pub target: String,
+    /// Target kind keyword.
+    pub kind: &'static str,
+    /// Where it was written.
+    pub path: PathBuf,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BuildReport {
+    /// Outputs in target order.
+    pub outputs: Vec<Output>,
+}
+
+/// `SOURCE_DATE_EPOCH` from the environment, 0 when unset or not a number.
+pub fn source_date_epoch() -> i64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Checks `image` and plans it: every problem of the model, then of the plan.
+pub fn check(image: &Image, options: &PlanOptions) -> crate::Result<Plan> {
+    image.validate()?;
+    Ok(Plan::new(image, options)?)
+}
+
+/// Builds `image`.
+pub fn build(
+    image: &Image,
+    options: &BuildOptions,
+    events: &mut dyn Events,
+) -> crate::Result<BuildReport> {
+    let payload = match &options.rootfs {
+        Some(path) => Payload::rootfs(path)?,
+        None => outputs::package_payload(image)?,
+    };
+    let mut plan_options = options.plan.clone();
+    plan_options.payload_fingerprint = Some(payload.fingerprint()?);
+    let plan = check(image, &plan_options)?;
+    if options.output_name.is_some() && plan.targets.len() != 1 {
+        return Err(Error::OutputNameAmbiguous {
+            count: plan.targets.len(),
+        }
+        .into());
+    }
+
+    std::fs::create_dir_all(&options.out_dir).map_err(Error::io(&options.out_dir))?;
+    let work = tempfile::Builder::new()
+        .prefix(".forger-work-")
+        .tempdir_in(&options.out_dir)
+        .map_err(Error::io(&options.out_dir))?;
+    let mut tree = StagingTree::create(work.path().join("tree"))?;
+
+    timed(events, "payload", &payload.describe(), || {
+        payload.install(&mut tree)
+    })?;
+    let detail = format!(
+        "{} users, {} actions",
+        plan.users.len(),
+        plan.overlays.len()
+    );
+    let warnings = timed(events, "overlays", &detail, || {
+        crate::stage::apply(&mut tree, &plan)
+    })?;
+    for w in warnings {
+        events.warning(w.code, &w.message);
+    }
+    tree.manifest.clamp_mtimes(plan.epoch);
+
+    let mut report = BuildReport::default();
+    for target in &plan.targets {
+        let stem = options
+            .output_name
+            .clone()
+            .unwrap_or_else(|| target.name.clone());
+        let stage = format!("target:{}", target.name);
+        let path = timed(events, &stage, target.kind.keyword(), || {
+            outputs::write(&plan, target, &tree, &options.out_dir, &stem, work.path())
+        })?;
+        events.output(&target.name, &path);
+        report.outputs.push(Output {
+            target: target.name.clone(),
+            kind: target.kind.keyword(),
+            path,
+        });
+    }
+    Ok(report)
+}
+
+fn timed<T, E>(
+    events: &mut dyn Events,
+    stage: &str,
+    detail: &str,
+    f: impl FnOnce() -> Result<T, E>,
+) -> crate::Result<T>
+where
+    crate::Error: From<E>,
+{
+    events.stage_start(stage, detail);
+    let start = Instant::now();
+    let out = f()?;
+    events.stage_done(stage, start.elapsed());
+    Ok(out)
+}
+
+/// The temporary name an output is written under before the rename.
+pub(crate) fn partial_name(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".partial");
+    path.with_file_name(name)
+}

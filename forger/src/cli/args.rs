@@ -1,0 +1,120 @@
+//! Command-line arguments shared by every image program and the `forger` binary.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// How results and progress are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputMode {
+    /// Progress bars and stage timings on stderr, results on stdout.
+    #[default]
+    Pretty,
+    /// One JSON event per line on stdout.
+    Json,
+    /// Errors only.
+    Quiet,
+}
+
+/// Build OS images: disks, OCI images and tarballs.
+#[derive(Debug, Parser)]
+#[command(version, about, propagate_version = true)]
+pub struct Cli {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub output: OutputMode,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the image comes from, for the `forger` binary (image programs define it in Rust).
+#[derive(Debug, Args, Clone, Default)]
+pub struct Source {
+    /// A KDL spec (the earlier tool's format) to build from.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+}
+
+/// Profiles to activate.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Profiles {
+    /// Activate a profile (`if="NAME"` blocks); repeatable.
+    #[arg(short = 'p', long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build targets into the output directory.
+    Build {
+        #[command(flatten)]
+        source: Source,
+        #[command(flatten)]
+        profiles: Profiles,
+        /// Build only this target; repeatable.
+        #[arg(short = 't', long = "target", value_name = "NAME")]
+        targets: Vec<String>,
+        /// Output directory.
+        #[arg(short = 'o', long = "out", default_value = "out", value_name = "DIR")]
+        out: PathBuf,
+        /// Do not push targets that have push-to.
+        #[arg(long)]
+        skip_push: bool,
+        /// File name (without extension) for the output of the one selected target.
+        #[arg(long, value_name = "NAME")]
+        output_name: Option<String>,
+        /// Use this directory or tarball as the root file system instead of installing packages.
+        #[arg(long, value_name = "PATH")]
+        rootfs: Option<PathBuf>,
+    },
+    /// Check the image and its referenced files without building.
+    Validate {
+        #[command(flatten)]
+        source: Source,
+        #[command(flatten)]
+        profiles: Profiles,
+    },
+    /// Show the resolved image: packages, users and overlays in order, targets.
+    Inspect {
+        #[command(flatten)]
+        source: Source,
+        #[command(flatten)]
+        profiles: Profiles,
+        /// Print the resolved image as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the targets.
+    Targets {
+        #[command(flatten)]
+        source: Source,
+    },
+    /// Print the build plan with stage hashes.
+    Plan {
+        #[command(flatten)]
+        source: Source,
+        #[command(flatten)]
+        profiles: Profiles,
+        /// Plan only this target; repeatable.
+        #[arg(short = 't', long = "target", value_name = "NAME")]
+        targets: Vec<String>,
+        /// Print JSON (the only format; accepted for the earlier tool's scripts).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Command {
+    /// The image source of the subcommand.
+    pub fn source(&self) -> &Source {
+        match self {
+            Command::Build { source, .. }
+            | Command::Validate { source, .. }
+            | Command::Inspect { source, .. }
+            | Command::Targets { source }
+            | Command::Plan { source, .. } => source,
+        }
+    }
+}

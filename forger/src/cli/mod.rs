@@ -1,0 +1,120 @@
+//! The command line every image program gets (`forger::run(image())`) and that the `forger`
+//! binary offers on KDL specs: `build`, `validate`, `inspect`, `targets`, `plan`, with global
+//! `--output pretty|json|quiet`. This is the only code that renders.
+
+mod args;
+mod inspect;
+mod report;
+
+use std::path::Path;
+
+use clap::Parser;
+use serde_json::json;
+
+pub use args::{Cli, Command, OutputMode};
+pub use report::Reporter;
+
+use crate::build::{self, BuildOptions};
+use crate::model::Image;
+use crate::plan::PlanOptions;
+
+/// Runs the CLI for an image defined in Rust. Errors are rendered (miette) before this
+/// returns them; the process exits non-zero.
+pub fn run(image: Image) -> crate::Result<()> {
+    run_cli(Cli::parse(), |source| match &source.spec {
+        Some(spec) => Err(build::Error::SpecNotAccepted { spec: spec.clone() }.into()),
+        None => Ok(image.clone()),
+    })
+}
+
+/// Runs the CLI where `--spec FILE` names the image, read by `load` (the `forger` binary
+/// passes the KDL importer).
+pub fn run_spec(load: impl Fn(&Path) -> crate::Result<Image>) -> crate::Result<()> {
+    run_cli(Cli::parse(), |source| match &source.spec {
+        Some(spec) => load(spec),
+        None => Err(build::Error::SpecMissing.into()),
+    })
+}
+
+/// Runs parsed arguments; `image` resolves the subcommand's image source.
+pub fn run_cli(
+    cli: Cli,
+    image: impl Fn(&args::Source) -> crate::Result<Image>,
+) -> crate::Result<()> {
+    let mut reporter = Reporter::new(cli.output);
+    let result =
+        image(cli.command.source()).and_then(|img| dispatch(&cli.command, &img, &mut reporter));
+    if let Err(e) = &result {
+        reporter.error(e);
+    }
+    result
+}
+
+fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate::Result<()> {
+    let plan_options = |profiles: &args::Profiles, targets: &[String]| PlanOptions {
+        profiles: profiles.profiles.clone(),
+        targets: targets.to_vec(),
+        epoch: build::source_date_epoch(),
+        payload_fingerprint: None,
+    };
+    match command {
+        Command::Build {
+            profiles,
+            targets,
+            out,
+            skip_push,
+            output_name,
+            rootfs,
+            ..
+        } => {
+            let options = BuildOptions {
+                plan: plan_options(profiles, targets),
+                out_dir: out.clone(),
+                skip_push: *skip_push,
+                output_name: output_name.clone(),
+                rootfs: rootfs.clone(),
+            };
+            let report = build::build(image, &options, reporter)?;
+            reporter.result(
+                &format!(
+                    "built {} output(s) in {}",
+                    report.outputs.len(),
+                    out.display()
+                ),
+                json!(report),
+            );
+        }
+        Command::Validate { profiles, .. } => {
+            build::check(image, &plan_options(profiles, &[]))?;
+            reporter.result(
+                &format!("{}: valid", image.metadata.name),
+                json!({"valid": true}),
+            );
+        }
+        Command::Inspect { profiles, json, .. } => {
+            let plan = crate::plan::Plan::inspect(image, &plan_options(profiles, &[]))?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&plan).expect("plans serialise")
+                );
+            } else {
+                reporter.result(&inspect::render(&plan), json!(plan));
+            }
+        }
+        Command::Targets { .. } => {
+            let lines: Vec<String> = image.targets.iter().map(inspect::target_line).collect();
+            reporter.result(&lines.join("\n"), json!(image.targets));
+        }
+        Command::Plan {
+            profiles, targets, ..
+        } => {
+            let plan = build::check(image, &plan_options(profiles, targets))?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&plan).expect("plans serialise")
+            );
+        }
+    }
+    Ok(())
+}
