@@ -28,6 +28,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Build(#[from] crate::build::Error),
+    /// The stage cache.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Cache(#[from] crate::cache::Error),
     /// The staging tree or its manifest.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -12,6 +12,7 @@
 //! `--output json` events. See [`Error`].
 
 pub mod build;
+pub mod cache;
 pub mod cli;
 pub mod error;
 pub mod fs;

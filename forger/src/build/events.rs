@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::cache::Lookup;
+
 /// Receives progress from a build.
 pub trait Events {
     /// A stage started (`payload`, `overlays`, `target:disk`), with a detail line.
@@ -14,6 +16,8 @@ pub trait Events {
     fn warning(&mut self, code: &str, message: &str);
     /// A target's output is complete at `path`.
     fn output(&mut self, target: &str, path: &Path);
+    /// The stage cache was consulted for `stage`.
+    fn cache(&mut self, stage: &str, lookup: Lookup);
 }
 
 /// Ignores every event (library callers that want none).
@@ -25,4 +29,5 @@ impl Events for NoEvents {
     fn stage_done(&mut self, _: &str, _: Duration) {}
     fn warning(&mut self, _: &str, _: &str) {}
     fn output(&mut self, _: &str, _: &Path) {}
+    fn cache(&mut self, _: &str, _: Lookup) {}
 }

@@ -12,6 +12,7 @@ use std::time::Instant;
 pub use error::Error;
 pub use events::{Events, NoEvents};
 
+use crate::cache::{Cache, Lookup};
 use crate::model::Image;
 use crate::payload::Payload;
 use crate::plan::{Plan, PlanOptions};
@@ -30,6 +31,8 @@ pub struct BuildOptions {
     pub output_name: Option<String>,
     /// A directory or tarball used as the payload instead of installing packages.
     pub rootfs: Option<PathBuf>,
+    /// The stage cache; `None` builds everything (`--no-cache`).
+    pub cache: Option<Cache>,
 }
 
 /// One finished output.
@@ -89,22 +92,48 @@ pub fn build(
         .prefix(".forger-work-")
         .tempdir_in(&options.out_dir)
         .map_err(Error::io(&options.out_dir))?;
-    let mut tree = StagingTree::create(work.path().join("tree"))?;
+    let tree_root = work.path().join("tree");
+    let payload_hash = plan
+        .stage_hash("payload")
+        .expect("plans have a payload stage");
+    let overlays_hash = plan
+        .stage_hash("overlays")
+        .expect("plans have an overlays stage");
+    let cache = options.cache.as_ref();
 
-    timed(events, "payload", &payload.describe(), || {
-        payload.install(&mut tree)
-    })?;
-    let detail = format!(
-        "{} users, {} actions",
-        plan.users.len(),
-        plan.overlays.len()
-    );
-    let warnings = timed(events, "overlays", &detail, || {
-        crate::stage::apply(&mut tree, &plan)
-    })?;
-    for w in warnings {
-        events.warning(w.code, &w.message);
-    }
+    let mut tree = match lookup_tree(cache, overlays_hash, &tree_root, "overlays", events)? {
+        Some(tree) => tree,
+        None => {
+            let mut tree = match lookup_tree(cache, payload_hash, &tree_root, "payload", events)? {
+                Some(tree) => tree,
+                None => {
+                    let mut tree = StagingTree::create(&tree_root)?;
+                    timed(events, "payload", &payload.describe(), || {
+                        payload.install(&mut tree)
+                    })?;
+                    if let Some(c) = cache {
+                        c.store_tree(payload_hash, &tree)?;
+                    }
+                    tree
+                }
+            };
+            let detail = format!(
+                "{} users, {} actions",
+                plan.users.len(),
+                plan.overlays.len()
+            );
+            let warnings = timed(events, "overlays", &detail, || {
+                crate::stage::apply(&mut tree, &plan)
+            })?;
+            for w in warnings {
+                events.warning(w.code, &w.message);
+            }
+            if let Some(c) = cache {
+                c.store_tree(overlays_hash, &tree)?;
+            }
+            tree
+        }
+    };
     tree.manifest.clamp_mtimes(plan.epoch);
 
     let mut report = BuildReport::default();
@@ -114,9 +143,29 @@ pub fn build(
             .clone()
             .unwrap_or_else(|| target.name.clone());
         let stage = format!("target:{}", target.name);
-        let path = timed(events, &stage, target.kind.keyword(), || {
-            outputs::write(&plan, target, &tree, &options.out_dir, &stem, work.path())
-        })?;
+        let hash = plan
+            .stage_hash(&stage)
+            .expect("every selected target has a stage");
+        let dest = options.out_dir.join(outputs::file_name(target, &stem));
+        let cached = match cache {
+            Some(c) => {
+                let lookup = c.restore_output(hash, &dest)?;
+                events.cache(&stage, lookup);
+                lookup == Lookup::Hit
+            }
+            None => false,
+        };
+        let path = if cached {
+            dest
+        } else {
+            let path = timed(events, &stage, target.kind.keyword(), || {
+                outputs::write(&plan, target, &tree, &dest, work.path())
+            })?;
+            if let Some(c) = cache {
+                c.store_output(hash, &path)?;
+            }
+            path
+        };
         events.output(&target.name, &path);
         report.outputs.push(Output {
             target: target.name.clone(),
@@ -125,6 +174,22 @@ pub fn build(
         });
     }
     Ok(report)
+}
+
+/// Restores a staged tree from the cache, reporting the lookup.
+fn lookup_tree(
+    cache: Option<&Cache>,
+    hash: &str,
+    root: &Path,
+    stage: &str,
+    events: &mut dyn Events,
+) -> crate::Result<Option<StagingTree>> {
+    let Some(cache) = cache else {
+        return Ok(None);
+    };
+    let (lookup, tree) = cache.restore_tree(hash, root)?;
+    events.cache(stage, lookup);
+    Ok(tree)
 }
 
 fn timed<T, E>(
@@ -143,8 +208,8 @@ where
     Ok(out)
 }
 
-/// The temporary name an output is written under before the rename.
-pub(crate) fn partial_name(path: &Path) -> PathBuf {
+/// The temporary name an output is written under before the rename (`x.qcow2.partial`).
+pub fn partial_name(path: &Path) -> PathBuf {
     let mut name = path
         .file_name()
         .map(|n| n.to_os_string())

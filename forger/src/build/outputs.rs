@@ -18,16 +18,29 @@ pub(crate) fn package_payload(image: &Image) -> crate::Result<Payload> {
     .into())
 }
 
-/// Writes `target`'s output for `tree` into `out_dir` (named from `stem`) and returns its path.
+/// The output file (or directory) name of `target` when its stem is `stem`.
+pub(crate) fn file_name(target: &Target, stem: &str) -> String {
+    match target.kind {
+        TargetKind::Qcow2(_) => format!("{stem}.qcow2"),
+        TargetKind::Raw(_) => format!("{stem}.raw"),
+        TargetKind::Oci(_) => format!("{stem}-oci"),
+        TargetKind::Artifact(ref a) => match a.compression {
+            crate::model::Compression::None => format!("{stem}.tar"),
+            crate::model::Compression::Gzip => format!("{stem}.tar.gz"),
+            crate::model::Compression::Zstd => format!("{stem}.tar.zst"),
+        },
+    }
+}
+
+/// Writes `target`'s output for `tree` to `dest` (through a temporary name) and returns it.
 pub(crate) fn write(
     plan: &Plan,
     target: &Target,
     tree: &StagingTree,
-    out_dir: &Path,
-    stem: &str,
+    dest: &Path,
     work: &Path,
 ) -> crate::Result<PathBuf> {
-    let _ = (plan, tree, out_dir, stem, work);
+    let _ = (plan, tree, dest, work);
     let kind = target.kind.keyword();
     Err(Error::UnsupportedTarget {
         target: target.name.clone(),

@@ -44,6 +44,30 @@ pub struct Profiles {
     pub profiles: Vec<String>,
 }
 
+/// Stage-cache options of `build`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CacheArgs {
+    /// Build every stage, without reading or writing the stage cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The stage cache directory (default: $XDG_CACHE_HOME/forger).
+    #[arg(long, value_name = "DIR", env = "FORGER_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// `cache` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List cache entries, most recently used first.
+    Ls,
+    /// Evict least recently used entries until the cache is at most --max-size.
+    Prune {
+        /// Size to keep, e.g. 20G; 0 empties the cache.
+        #[arg(long, default_value = "20G", value_name = "SIZE")]
+        max_size: crate::model::Size,
+    },
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -68,6 +92,8 @@ pub enum Command {
         /// Use this directory or tarball as the root file system instead of installing packages.
         #[arg(long, value_name = "PATH")]
         rootfs: Option<PathBuf>,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Check the image and its referenced files without building.
     Validate {
@@ -104,17 +130,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Inspect or trim the stage cache.
+    Cache {
+        /// The stage cache directory (default: $XDG_CACHE_HOME/forger).
+        #[arg(long, value_name = "DIR", env = "FORGER_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
 }
 
 impl Command {
-    /// The image source of the subcommand.
-    pub fn source(&self) -> &Source {
+    /// The image source of the subcommand; `None` for commands that need no image.
+    pub fn source(&self) -> Option<&Source> {
         match self {
             Command::Build { source, .. }
             | Command::Validate { source, .. }
             | Command::Inspect { source, .. }
             | Command::Targets { source }
-            | Command::Plan { source, .. } => source,
+            | Command::Plan { source, .. } => Some(source),
+            Command::Cache { .. } => None,
         }
     }
 }

@@ -15,6 +15,7 @@ pub use args::{Cli, Command, OutputMode};
 pub use report::Reporter;
 
 use crate::build::{self, BuildOptions};
+use crate::cache::Cache;
 use crate::model::Image;
 use crate::plan::PlanOptions;
 
@@ -42,8 +43,10 @@ pub fn run_cli(
     image: impl Fn(&args::Source) -> crate::Result<Image>,
 ) -> crate::Result<()> {
     let mut reporter = Reporter::new(cli.output);
-    let result =
-        image(cli.command.source()).and_then(|img| dispatch(&cli.command, &img, &mut reporter));
+    let result = match cli.command.source() {
+        Some(source) => image(source).and_then(|img| dispatch(&cli.command, &img, &mut reporter)),
+        None => cache_command(&cli.command, &mut reporter),
+    };
     if let Err(e) = &result {
         reporter.error(e);
     }
@@ -65,6 +68,7 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
             skip_push,
             output_name,
             rootfs,
+            cache,
             ..
         } => {
             let options = BuildOptions {
@@ -73,6 +77,9 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
                 skip_push: *skip_push,
                 output_name: output_name.clone(),
                 rootfs: rootfs.clone(),
+                cache: (!cache.no_cache).then(|| {
+                    Cache::new(cache.cache_dir.clone().unwrap_or_else(Cache::default_dir))
+                }),
             };
             let report = build::build(image, &options, reporter)?;
             reporter.result(
@@ -113,6 +120,32 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
             println!(
                 "{}",
                 serde_json::to_string_pretty(&plan).expect("plans serialise")
+            );
+        }
+        Command::Cache { .. } => return cache_command(command, reporter),
+    }
+    Ok(())
+}
+
+fn cache_command(command: &Command, reporter: &mut Reporter) -> crate::Result<()> {
+    let Command::Cache { cache_dir, command } = command else {
+        return Ok(());
+    };
+    let cache = Cache::new(cache_dir.clone().unwrap_or_else(Cache::default_dir));
+    match command {
+        args::CacheCommand::Ls => {
+            let entries = cache.list()?;
+            let lines: Vec<String> = entries
+                .iter()
+                .map(|e| format!("{:<6} {} {:>12} bytes", e.kind, e.hash, e.size))
+                .collect();
+            reporter.result(&lines.join("\n"), json!(entries));
+        }
+        args::CacheCommand::Prune { max_size } => {
+            let evicted = cache.prune(max_size.as_bytes())?;
+            reporter.result(
+                &format!("evicted {} entries", evicted.len()),
+                json!(evicted),
             );
         }
     }

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::OutputMode;
 use crate::build::Events;
+use crate::cache::Lookup;
 
 /// Prints build events for one output mode.
 pub struct Reporter {
@@ -109,6 +110,19 @@ impl Events for Reporter {
             }
             OutputMode::Json => {
                 Self::json(json!({"event": "warning", "code": code, "message": message}))
+            }
+            OutputMode::Quiet => {}
+        }
+    }
+
+    fn cache(&mut self, stage: &str, lookup: Lookup) {
+        match self.mode {
+            OutputMode::Pretty => eprintln!(
+                "{} {stage:<24} cache {lookup:?}",
+                if lookup == Lookup::Hit { "✓" } else { "·" }
+            ),
+            OutputMode::Json => {
+                Self::json(json!({"event": "cache", "stage": stage, "result": lookup}))
             }
             OutputMode::Quiet => {}
         }

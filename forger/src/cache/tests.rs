@@ -1,0 +1,137 @@
+//! Cache behaviour: round trip, corruption detection, races, LRU pruning.
+
+use std::fs;
+
+use super::*;
+use crate::stage::{Entry, EntryKind, StagePath};
+
+fn tree(dir: &Path) -> StagingTree {
+    let mut t = StagingTree::create(dir.join("stage")).unwrap();
+    let etc = StagePath::new("/etc").unwrap();
+    t.ensure_dir(&etc, 0, 3, 0o755).unwrap();
+    let hosts = StagePath::new("/etc/hosts").unwrap();
+    t.write_file(
+        &hosts,
+        &mut &b"127.0.0.1 localhost\n"[..],
+        Entry::file(0, 0, 0o644),
+    )
+    .unwrap();
+    t.add_hardlink(&StagePath::new("/etc/hosts2").unwrap(), &hosts)
+        .unwrap();
+    t.add_special(
+        &StagePath::new("/etc/link").unwrap(),
+        Entry::new(
+            EntryKind::Symlink {
+                target: "hosts".into(),
+            },
+            0,
+            0,
+            0o777,
+        ),
+    )
+    .unwrap();
+    t
+}
+
+#[test]
+fn a_stored_tree_restores_equal_and_a_miss_is_a_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path().join("cache"));
+    let t = tree(dir.path());
+    assert_eq!(
+        cache
+            .restore_tree("sha256:aa", &dir.path().join("r0"))
+            .unwrap()
+            .0,
+        Lookup::Miss
+    );
+    cache.store_tree("sha256:aa", &t).unwrap();
+    let (lookup, restored) = cache
+        .restore_tree("sha256:aa", &dir.path().join("r1"))
+        .unwrap();
+    assert_eq!(lookup, Lookup::Hit);
+    let restored = restored.unwrap();
+    assert_eq!(restored.manifest, t.manifest);
+    let bytes = fs::read(restored.host_path(&StagePath::new("/etc/hosts2").unwrap())).unwrap();
+    assert_eq!(bytes, b"127.0.0.1 localhost\n");
+}
+
+#[test]
+fn a_corrupt_entry_is_detected_dropped_and_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path().join("cache"));
+    let mut t = tree(dir.path());
+    cache.store_tree("sha256:bb", &t).unwrap();
+    // Rewriting the staged file through the tree API unlinks first: the cache is unaffected.
+    t.write_file(
+        &StagePath::new("/etc/hosts").unwrap(),
+        &mut &b"changed"[..],
+        Entry::file(0, 0, 0o644),
+    )
+    .unwrap();
+    assert_eq!(
+        cache
+            .restore_tree("sha256:bb", &dir.path().join("r"))
+            .unwrap()
+            .0,
+        Lookup::Hit
+    );
+    // Damage the cached bytes behind the cache's back.
+    let cached = cache.dir().join("stages/bb/tree/etc/hosts");
+    fs::remove_file(&cached).unwrap();
+    fs::write(&cached, "127.0.0.1 evil\n").unwrap();
+    assert_eq!(
+        cache
+            .restore_tree("sha256:bb", &dir.path().join("r2"))
+            .unwrap()
+            .0,
+        Lookup::Corrupt
+    );
+    assert!(!cache.dir().join("stages/bb").exists());
+    assert_eq!(
+        cache
+            .restore_tree("sha256:bb", &dir.path().join("r3"))
+            .unwrap()
+            .0,
+        Lookup::Miss
+    );
+}
+
+#[test]
+fn outputs_round_trip_and_concurrent_stores_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path().join("cache"));
+    let out = dir.path().join("img.tar.gz");
+    fs::write(&out, vec![7u8; 10_000]).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| cache.store_output("sha256:cc", &out).unwrap());
+        }
+    });
+    let dest = dir.path().join("again.tar.gz");
+    assert_eq!(
+        cache.restore_output("sha256:cc", &dest).unwrap(),
+        Lookup::Hit
+    );
+    assert_eq!(fs::read(&dest).unwrap(), vec![7u8; 10_000]);
+    let leftovers: Vec<_> = fs::read_dir(cache.dir().join("outputs")).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no partial entries are left behind");
+}
+
+#[test]
+fn prune_evicts_least_recently_used_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path().join("cache"));
+    for (i, h) in ["sha256:01", "sha256:02", "sha256:03"].iter().enumerate() {
+        let f = dir.path().join(format!("o{i}"));
+        fs::write(&f, vec![0u8; 1000]).unwrap();
+        cache.store_output(h, &f).unwrap();
+        let e = cache.dir().join("outputs").join(&h[7..]);
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 + i as u64);
+        fs::File::open(&e).unwrap().set_modified(t).unwrap();
+    }
+    let evicted = cache.prune(2200).unwrap();
+    assert_eq!(evicted.len(), 1);
+    assert_eq!(evicted[0].hash, "01");
+    assert_eq!(cache.list().unwrap().len(), 2);
+}

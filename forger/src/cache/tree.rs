@@ -1,0 +1,95 @@
+//! Saving and restoring a staged tree: host bytes as hard links (copies across file
+//! systems), the manifest as JSON, and a digest that proves the entry intact before use.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::Error;
+use crate::stage::{EntryKind, Manifest, StagingTree};
+
+/// Writes `tree` into the (new, empty) entry directory `dir`.
+pub(super) fn save(tree: &StagingTree, dir: &Path) -> Result<(), Error> {
+    let files = dir.join("tree");
+    link_tree(&tree.manifest, tree.root(), &files)?;
+    let manifest = serde_json::to_vec(&tree.manifest).expect("manifests serialise");
+    let digest = digest(&manifest, &tree.manifest, &files)?;
+    write(&dir.join("manifest.json"), &manifest)?;
+    write(&dir.join("digest"), digest.as_bytes())
+}
+
+/// Verifies the entry in `dir` and materialises it as a staging tree at `root`; `None` when
+/// the entry does not match its digest.
+pub(super) fn load(dir: &Path, root: &Path) -> Result<Option<StagingTree>, Error> {
+    let manifest_path = dir.join("manifest.json");
+    let Ok(bytes) = fs::read(&manifest_path) else {
+        return Ok(None);
+    };
+    let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
+        return Ok(None);
+    };
+    let files = dir.join("tree");
+    let expected = fs::read_to_string(dir.join("digest")).map_err(Error::io(dir))?;
+    match digest(&bytes, &manifest, &files) {
+        Ok(d) if d == expected.trim() => {}
+        _ => return Ok(None),
+    }
+    if root.exists() {
+        fs::remove_dir_all(root).map_err(Error::io(root))?;
+    }
+    link_tree(&manifest, &files, root)?;
+    Ok(Some(StagingTree::open(root, manifest)))
+}
+
+/// `sha256:<hex>` of a file's bytes.
+pub(super) fn file_digest(path: &Path) -> Result<String, Error> {
+    let mut f = fs::File::open(path).map_err(Error::io(path))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(Error::io(path))?;
+    Ok(format!("sha256:{}", hex::encode(h.finalize())))
+}
+
+/// Digest over the manifest bytes and, in path order, every regular file's bytes.
+fn digest(manifest_bytes: &[u8], manifest: &Manifest, files: &Path) -> Result<String, Error> {
+    let mut h = Sha256::new();
+    h.update(manifest_bytes);
+    for (path, entry) in manifest.iter() {
+        if matches!(entry.kind, EntryKind::File) {
+            h.update(path.as_str().as_bytes());
+            h.update(b"\0");
+            h.update(file_digest(&files.join(path.as_str()))?.as_bytes());
+        }
+    }
+    Ok(format!("sha256:{}", hex::encode(h.finalize())))
+}
+
+/// Recreates the directories of `manifest` under `to` and links every file's bytes from
+/// `from` (copying when a hard link is impossible).
+fn link_tree(manifest: &Manifest, from: &Path, to: &Path) -> Result<(), Error> {
+    fs::create_dir_all(to).map_err(Error::io(to))?;
+    for (path, entry) in manifest.iter() {
+        if path.is_root() {
+            continue;
+        }
+        let dst = to.join(path.as_str());
+        match entry.kind {
+            EntryKind::Directory => fs::create_dir_all(&dst).map_err(Error::io(&dst))?,
+            EntryKind::File | EntryKind::Hardlink { .. } => {
+                let src = from.join(path.as_str());
+                if fs::hard_link(&src, &dst).is_err() {
+                    fs::copy(&src, &dst).map_err(Error::io(&dst))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut f = fs::File::create(path).map_err(Error::io(path))?;
+    f.write_all(bytes).map_err(Error::io(path))?;
+    f.sync_all().map_err(Error::io(path))
+}
