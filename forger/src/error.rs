@@ -36,4 +36,8 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Stage(#[from] crate::stage::Error),
+    /// The disk layer: layout, GPT, ESP, boot blocks, raw and QCOW2 outputs.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Disk(#[from] crate::disk::Error),
 }

@@ -14,6 +14,7 @@
 pub mod build;
 pub mod cache;
 pub mod cli;
+pub mod disk;
 pub mod error;
 pub mod fs;
 pub mod model;

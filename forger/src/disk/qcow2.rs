@@ -1,0 +1,517 @@
+//! Our own QCOW2 (version 3) writer. It converts an assembled sparse raw disk in one streaming
+//! pass: data ranges are found with `SEEK_DATA`/`SEEK_HOLE`, all-zero clusters stay
+//! unallocated, and clusters are optionally compressed (zlib as raw deflate with a 4 KiB
+//! window, or zstd with the header's compression-type field) on every core.
+//!
+//! File layout, all sized from a first pass over the data ranges so nothing moves later:
+//! header (cluster 0), L1 table, refcount table, refcount blocks, one L2 table per 512 MiB
+//! region that holds data, then data clusters in guest order. Memory stays bounded whatever
+//! the disk size: one L2 table, one refcount block, one batch of clusters and its output.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use super::Error;
+
+const CLUSTER_BITS: u32 = 16;
+const CLUSTER: u64 = 1 << CLUSTER_BITS;
+const CLUSTER_USIZE: usize = 1 << CLUSTER_BITS;
+const L2_ENTRIES: u64 = CLUSTER / 8;
+/// 16-bit refcounts (`refcount_order` 4).
+const REFCOUNT_ORDER: u32 = 4;
+const REFBLOCK_ENTRIES: u64 = CLUSTER / 2;
+const HEADER_LENGTH: u32 = 112;
+const COPIED: u64 = 1 << 63;
+const COMPRESSED: u64 = 1 << 62;
+/// Bit where the compressed-sector count starts: 62 - (cluster_bits - 8).
+const CSIZE_SHIFT: u32 = 62 - (CLUSTER_BITS - 8);
+const INCOMPAT_COMPRESSION_TYPE: u64 = 1 << 3;
+/// Clusters read, checked and compressed together.
+const BATCH: u64 = 64;
+/// Buffered output before it is written.
+const FLUSH_AT: usize = 8 << 20;
+
+/// Per-cluster compression of a QCOW2 image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Clusters are stored as they are.
+    #[default]
+    None,
+    /// Raw deflate with a 4 KiB window (QCOW2 compression type 0, what `qemu-img -c` does).
+    Zlib,
+    /// Zstandard frames (QCOW2 compression type 1; sets the incompatible feature bit 3).
+    Zstd,
+}
+
+/// What the writer produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Qcow2Stats {
+    /// Guest clusters that hold data (allocated, compressed or not).
+    pub data_clusters: u64,
+    /// Of those, stored compressed.
+    pub compressed_clusters: u64,
+    /// Guest clusters inside data ranges that were all zeros and left unallocated.
+    pub zero_clusters: u64,
+    /// Size of the QCOW2 file.
+    pub file_size: u64,
+}
+
+/// Converts `raw` (a sparse file of `virtual_size` bytes) into QCOW2 v3 in `out` (empty).
+pub fn convert(
+    raw: &File,
+    raw_path: &Path,
+    virtual_size: u64,
+    out: &File,
+    out_path: &Path,
+    compression: Compression,
+) -> Result<Qcow2Stats, Error> {
+    let rerr = |off: u64| Error::io(raw_path, off);
+    let region_bytes = CLUSTER * L2_ENTRIES;
+    let l1_entries = virtual_size.div_ceil(region_bytes);
+    if l1_entries > (32 << 20) / 8 {
+        return Err(Error::Qcow2Limit {
+            reason: "the L1 table would exceed 32 MiB",
+        });
+    }
+
+    // Pass 1: count candidate clusters and the regions that hold any.
+    let mut touched = vec![false; usize::try_from(l1_entries).unwrap_or(usize::MAX)];
+    let mut candidates = 0u64;
+    for_each_run(raw, virtual_size, |c0, c1| {
+        candidates += c1 - c0;
+        for r in c0 / L2_ENTRIES..=(c1 - 1) / L2_ENTRIES {
+            touched[r as usize] = true;
+        }
+        Ok(())
+    })
+    .map_err(rerr(0))?;
+    let l2_count = touched.iter().filter(|&&t| t).count() as u64;
+
+    // Fixed metadata area, sized for the worst case (no cluster is zero or compresses).
+    let l1_clusters = (l1_entries * 8).div_ceil(CLUSTER).max(1);
+    let base = 1 + l1_clusters + l2_count + candidates + 1;
+    let (mut rt_clusters, mut rb_count) = (1u64, 1u64);
+    loop {
+        let total = base + rt_clusters + rb_count;
+        let rb = total.div_ceil(REFBLOCK_ENTRIES);
+        let rt = (rb * 8).div_ceil(CLUSTER);
+        if rb == rb_count && rt == rt_clusters {
+            break;
+        }
+        rb_count = rb;
+        rt_clusters = rt;
+    }
+    let l1_off = CLUSTER;
+    let rt_off = l1_off + l1_clusters * CLUSTER;
+    let rb_off = rt_off + rt_clusters * CLUSTER;
+    let l2_off = rb_off + rb_count * CLUSTER;
+    let data_start = l2_off + l2_count * CLUSTER;
+
+    let werr = |off: u64| Error::io(out_path, off);
+    let mut refs = Refcounts::new(out, rb_off, rb_count);
+    for c in 0..data_start / CLUSTER {
+        refs.inc(c).map_err(werr(rb_off))?;
+    }
+    // Refcount table: every refcount block is referenced.
+    let mut table = Vec::with_capacity((rt_clusters * CLUSTER) as usize);
+    for b in 0..rb_count {
+        table.extend_from_slice(&(rb_off + b * CLUSTER).to_be_bytes());
+    }
+    out.write_all_at(&table, rt_off).map_err(werr(rt_off))?;
+    drop(table);
+
+    // Pass 2: stream the data.
+    let mut stream = DataStream {
+        out,
+        refs,
+        compression,
+        pos: data_start,
+        pending: Vec::with_capacity(FLUSH_AT + 2 * CLUSTER_USIZE),
+        pending_off: data_start,
+        stats: Qcow2Stats::default(),
+    };
+    let mut l1 = vec![0u64; l1_entries as usize];
+    let mut l2 = vec![0u64; L2_ENTRIES as usize];
+    let mut region: Option<u64> = None;
+    let mut next_l2_slot = l2_off;
+    let mut inbuf = vec![0u8; (BATCH * CLUSTER) as usize];
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
+    let flush_l2 = |l2: &mut Vec<u64>, slot: u64| -> Result<(), Error> {
+        let bytes: Vec<u8> = l2.iter().flat_map(|e| e.to_be_bytes()).collect();
+        out.write_all_at(&bytes, slot).map_err(werr(slot))?;
+        l2.iter_mut().for_each(|e| *e = 0);
+        Ok(())
+    };
+    let mut failure: Option<Error> = None;
+    let walk = for_each_run(raw, virtual_size, |c0, c1| {
+        let mut c = c0;
+        while c < c1 {
+            let r = c / L2_ENTRIES;
+            if region != Some(r) {
+                if let Some(prev) = region {
+                    if let Err(e) = flush_l2(&mut l2, next_l2_slot) {
+                        failure = Some(e);
+                        return Err(io::Error::other("qcow2 write failed"));
+                    }
+                    l1[prev as usize] = next_l2_slot | COPIED;
+                    next_l2_slot += CLUSTER;
+                }
+                region = Some(r);
+            }
+            let end = c1.min((r + 1) * L2_ENTRIES).min(c + BATCH);
+            let n = (end - c) as usize;
+            let off = c * CLUSTER;
+            let len = ((end * CLUSTER).min(virtual_size) - off) as usize;
+            let buf = &mut inbuf[..n * CLUSTER_USIZE];
+            raw.read_exact_at(&mut buf[..len], off)?;
+            buf[len..].iter_mut().for_each(|b| *b = 0);
+            let blobs = encode_batch(buf, compression, threads);
+            for (i, blob) in blobs.into_iter().enumerate() {
+                let idx = ((c + i as u64) % L2_ENTRIES) as usize;
+                match stream.push(blob, &buf[i * CLUSTER_USIZE..(i + 1) * CLUSTER_USIZE]) {
+                    Ok(entry) => l2[idx] = entry,
+                    Err(e) => {
+                        failure = Some(e);
+                        return Err(io::Error::other("qcow2 write failed"));
+                    }
+                }
+            }
+            c = end;
+        }
+        Ok(())
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    walk.map_err(rerr(0))?;
+    if let Some(prev) = region {
+        flush_l2(&mut l2, next_l2_slot)?;
+        l1[prev as usize] = next_l2_slot | COPIED;
+    }
+    let stats = stream.finish()?;
+
+    let l1_bytes: Vec<u8> = l1.iter().flat_map(|e| e.to_be_bytes()).collect();
+    out.write_all_at(&l1_bytes, l1_off).map_err(werr(l1_off))?;
+    let header = header(
+        virtual_size,
+        l1_entries,
+        l1_off,
+        rt_off,
+        rt_clusters,
+        compression,
+    );
+    out.write_all_at(&header, 0).map_err(werr(0))?;
+    Ok(stats)
+}
+
+/// The QCOW2 v3 header with an empty extension list.
+fn header(
+    size: u64,
+    l1_entries: u64,
+    l1_off: u64,
+    rt_off: u64,
+    rt_clusters: u64,
+    compression: Compression,
+) -> Vec<u8> {
+    let mut h = Vec::with_capacity(HEADER_LENGTH as usize + 8);
+    h.extend_from_slice(b"QFI\xfb");
+    h.extend_from_slice(&3u32.to_be_bytes());
+    h.extend_from_slice(&0u64.to_be_bytes()); // backing file offset
+    h.extend_from_slice(&0u32.to_be_bytes()); // backing file size
+    h.extend_from_slice(&CLUSTER_BITS.to_be_bytes());
+    h.extend_from_slice(&size.to_be_bytes());
+    h.extend_from_slice(&0u32.to_be_bytes()); // no encryption
+    h.extend_from_slice(&(l1_entries as u32).to_be_bytes());
+    h.extend_from_slice(&l1_off.to_be_bytes());
+    h.extend_from_slice(&rt_off.to_be_bytes());
+    h.extend_from_slice(&(rt_clusters as u32).to_be_bytes());
+    h.extend_from_slice(&0u32.to_be_bytes()); // snapshots
+    h.extend_from_slice(&0u64.to_be_bytes());
+    let incompat = if compression == Compression::Zstd {
+        INCOMPAT_COMPRESSION_TYPE
+    } else {
+        0
+    };
+    h.extend_from_slice(&incompat.to_be_bytes());
+    h.extend_from_slice(&0u64.to_be_bytes()); // compatible features
+    h.extend_from_slice(&0u64.to_be_bytes()); // autoclear features
+    h.extend_from_slice(&REFCOUNT_ORDER.to_be_bytes());
+    h.extend_from_slice(&HEADER_LENGTH.to_be_bytes());
+    h.push(u8::from(compression == Compression::Zstd));
+    h.resize(HEADER_LENGTH as usize, 0);
+    h.extend_from_slice(&[0u8; 8]); // end of header extensions
+    h
+}
+
+/// How one guest cluster is stored.
+enum Blob {
+    /// All zeros: left unallocated.
+    Zero,
+    /// Stored as is.
+    Plain,
+    /// Stored compressed.
+    Packed(Vec<u8>),
+}
+
+/// Checks and (optionally) compresses a batch of clusters on `threads` threads.
+fn encode_batch(buf: &[u8], compression: Compression, threads: usize) -> Vec<Blob> {
+    let clusters: Vec<&[u8]> = buf.chunks(CLUSTER_USIZE).collect();
+    if compression == Compression::None || threads == 1 {
+        return clusters.iter().map(|c| encode(c, compression)).collect();
+    }
+    let per = clusters.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = clusters
+            .chunks(per)
+            .map(|part| s.spawn(move || part.iter().map(|c| encode(c, compression)).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| -> Vec<Blob> { h.join().expect("compression threads do not panic") })
+            .collect()
+    })
+}
+
+fn encode(cluster: &[u8], compression: Compression) -> Blob {
+    if is_zero(cluster) {
+        return Blob::Zero;
+    }
+    let packed = match compression {
+        Compression::None => None,
+        Compression::Zlib => deflate(cluster),
+        Compression::Zstd => zstd::bulk::compress(cluster, 3).ok(),
+    };
+    match packed {
+        // Only worth it when it saves at least a sector.
+        Some(p) if p.len() + 512 <= CLUSTER_USIZE => Blob::Packed(p),
+        _ => Blob::Plain,
+    }
+}
+
+/// Raw deflate with the 4 KiB window QEMU's reader expects (`inflateInit2(-12)`).
+fn deflate(data: &[u8]) -> Option<Vec<u8>> {
+    let mut c = flate2::Compress::new_with_window_bits(flate2::Compression::default(), false, 12);
+    let mut out = Vec::with_capacity(data.len());
+    match c.compress_vec(data, &mut out, flate2::FlushCompress::Finish) {
+        Ok(flate2::Status::StreamEnd) => Some(out),
+        _ => None,
+    }
+}
+
+fn is_zero(data: &[u8]) -> bool {
+    data.chunks(64)
+        .all(|c| c.iter().fold(0u8, |acc, &b| acc | b) == 0)
+}
+
+/// The data area: appends clusters in order and keeps refcounts.
+struct DataStream<'a> {
+    out: &'a File,
+    refs: Refcounts<'a>,
+    compression: Compression,
+    /// Next free byte of the data area.
+    pos: u64,
+    pending: Vec<u8>,
+    pending_off: u64,
+    stats: Qcow2Stats,
+}
+
+impl DataStream<'_> {
+    /// Stores one cluster and returns its L2 entry.
+    fn push(&mut self, blob: Blob, raw: &[u8]) -> Result<u64, Error> {
+        match blob {
+            Blob::Zero => {
+                self.stats.zero_clusters += 1;
+                Ok(0)
+            }
+            Blob::Plain => {
+                let off = self.pos.div_ceil(CLUSTER) * CLUSTER;
+                self.pad_to(off)?;
+                self.pending.extend_from_slice(raw);
+                self.pos = off + CLUSTER;
+                self.refs
+                    .inc(off / CLUSTER)
+                    .map_err(Error::io("refcount block", off))?;
+                self.stats.data_clusters += 1;
+                self.maybe_flush()?;
+                Ok(off | COPIED)
+            }
+            Blob::Packed(p) => {
+                debug_assert!(self.compression != Compression::None);
+                let off = self.pos.div_ceil(512) * 512;
+                self.pad_to(off)?;
+                let sectors = (p.len() as u64).div_ceil(512);
+                self.pending.extend_from_slice(&p);
+                self.pos = off + sectors * 512;
+                for c in off / CLUSTER..=(self.pos - 1) / CLUSTER {
+                    self.refs.inc(c).map_err(Error::io("refcount block", off))?;
+                }
+                self.stats.data_clusters += 1;
+                self.stats.compressed_clusters += 1;
+                self.maybe_flush()?;
+                Ok(COMPRESSED | ((sectors - 1) << CSIZE_SHIFT) | off)
+            }
+        }
+    }
+
+    fn pad_to(&mut self, off: u64) -> Result<(), Error> {
+        let have = self.pending_off + self.pending.len() as u64;
+        self.pending
+            .resize(self.pending.len() + (off - have) as usize, 0);
+        Ok(())
+    }
+
+    fn maybe_flush(&mut self) -> Result<(), Error> {
+        if self.pending.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        self.out
+            .write_all_at(&self.pending, self.pending_off)
+            .map_err(Error::io("qcow2 output", self.pending_off))?;
+        self.pending_off += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Qcow2Stats, Error> {
+        let end = self.pos.div_ceil(CLUSTER) * CLUSTER;
+        self.pad_to(end)?;
+        self.flush()?;
+        self.refs.flush().map_err(Error::io("refcount block", 0))?;
+        self.out
+            .set_len(end)
+            .map_err(Error::io("qcow2 output", end))?;
+        let mut stats = self.stats;
+        stats.file_size = end;
+        Ok(stats)
+    }
+}
+
+/// The refcount block being filled; host clusters are counted in increasing order, so each
+/// block is written once when the data moves past it.
+struct Refcounts<'a> {
+    out: &'a File,
+    base: u64,
+    blocks: u64,
+    index: u64,
+    counts: Vec<u16>,
+}
+
+impl<'a> Refcounts<'a> {
+    fn new(out: &'a File, base: u64, blocks: u64) -> Self {
+        Refcounts {
+            out,
+            base,
+            blocks,
+            index: 0,
+            counts: vec![0; REFBLOCK_ENTRIES as usize],
+        }
+    }
+
+    fn inc(&mut self, cluster: u64) -> io::Result<()> {
+        let b = cluster / REFBLOCK_ENTRIES;
+        if b != self.index {
+            debug_assert!(b > self.index, "host clusters are counted in order");
+            self.flush()?;
+            self.counts.iter_mut().for_each(|c| *c = 0);
+            self.index = b;
+        }
+        if b >= self.blocks {
+            return Err(io::Error::other(
+                "more host clusters than the refcount blocks planned for",
+            ));
+        }
+        let slot = &mut self.counts[(cluster % REFBLOCK_ENTRIES) as usize];
+        *slot = slot.saturating_add(1);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.counts.iter().all(|&c| c == 0) {
+            return Ok(());
+        }
+        let bytes: Vec<u8> = self.counts.iter().flat_map(|c| c.to_be_bytes()).collect();
+        self.out
+            .write_all_at(&bytes, self.base + self.index * CLUSTER)
+    }
+}
+
+/// Calls `f(first, end)` for each run of clusters that holds data according to
+/// `SEEK_DATA`/`SEEK_HOLE`, in increasing order, merged so runs never overlap.
+fn for_each_run(
+    raw: &File,
+    size: u64,
+    mut f: impl FnMut(u64, u64) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut pos = 0u64;
+    let mut run: Option<(u64, u64)> = None;
+    while pos < size {
+        let data = match rustix::fs::seek(raw, rustix::fs::SeekFrom::Data(pos)) {
+            Ok(d) => d,
+            Err(rustix::io::Errno::NXIO) => break,
+            Err(e) => return Err(e.into()),
+        };
+        if data >= size {
+            break;
+        }
+        let hole = match rustix::fs::seek(raw, rustix::fs::SeekFrom::Hole(data)) {
+            Ok(h) => h.min(size),
+            Err(e) => return Err(e.into()),
+        };
+        let (c0, c1) = (data / CLUSTER, hole.div_ceil(CLUSTER));
+        run = match run {
+            Some((a, b)) if c0 <= b => Some((a, b.max(c1))),
+            Some((a, b)) => {
+                f(a, b)?;
+                Some((c0, c1))
+            }
+            None => Some((c0, c1)),
+        };
+        pos = hole;
+    }
+    if let Some((a, b)) = run {
+        f(a, b)?;
+    }
+    Ok(())
+}
+
+/// Writes a whole buffer through a `Write` (used by tests to build inputs).
+#[cfg(test)]
+fn write_at(file: &mut File, off: u64, data: &[u8]) {
+    use std::io::{Seek, SeekFrom, Write};
+    file.seek(SeekFrom::Start(off)).expect("seek");
+    file.write_all(data).expect("write");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_follow_holes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("raw");
+        let mut f = File::create(&path).expect("create");
+        f.set_len(64 << 20).expect("len");
+        write_at(&mut f, 1 << 20, &[1u8; 100]);
+        write_at(&mut f, 40 << 20, &[2u8; 70000]);
+        let mut runs = Vec::new();
+        for_each_run(&f, 64 << 20, |a, b| {
+            runs.push((a, b));
+            Ok(())
+        })
+        .expect("runs");
+        assert!(!runs.is_empty());
+        assert!(runs.iter().any(|&(a, b)| a <= 16 && 16 < b));
+        assert!(runs.iter().any(|&(a, b)| a <= 640 && 641 < b));
+        assert!(runs.windows(2).all(|w| w[0].1 < w[1].0));
+    }
+}
