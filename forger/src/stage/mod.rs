@@ -6,9 +6,11 @@
 mod error;
 mod manifest;
 mod path;
+mod tar_import;
 mod tree;
 
 pub use error::Error;
 pub use manifest::{Entry, EntryKind, Manifest};
 pub use path::StagePath;
+pub use tar_import::TarImportStats;
 pub use tree::StagingTree;

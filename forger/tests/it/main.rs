@@ -5,3 +5,6 @@
 //! the test with that hint rather than skipping it.
 
 mod util;
+mod apt;
+mod ext4;
+mod linux_boot;
