@@ -74,14 +74,20 @@ fn escape(field: &str) -> String {
 
 /// Writes `/etc/fstab` (`0:0`, `0644`, mtime `epoch`) with `entries`, replacing any fstab
 /// the payload installed.
-pub fn write_fstab(tree: &mut StagingTree, entries: &[FstabEntry], epoch: i64) -> Result<(), Error> {
+pub fn write_fstab(
+    tree: &mut StagingTree,
+    entries: &[FstabEntry],
+    epoch: i64,
+) -> Result<(), Error> {
     if entries.is_empty() {
         return Err(Error::BadConfig {
             field: "fstab",
             reason: "at least the root filesystem is needed".to_owned(),
         });
     }
-    let mut text = String::from("# /etc/fstab: written by Forger with the image's filesystem UUIDs.\n# <file system> <mount point> <type> <options> <dump> <pass>\n");
+    let mut text = String::from(
+        "# /etc/fstab: written by Forger with the image's filesystem UUIDs.\n# <file system> <mount point> <type> <options> <dump> <pass>\n",
+    );
     for e in entries {
         text.push_str(&e.line());
         text.push('\n');
@@ -104,7 +110,10 @@ mod tests {
     fn lines_are_escaped_and_ids_formatted() {
         assert_eq!(fat_volume_uuid(0x145A_E072), "145A-E072");
         let mut e = FstabEntry::esp(0x0000_00ff, "/boot/my efi");
-        assert_eq!(e.line(), "UUID=0000-00FF /boot/my\\040efi vfat umask=0077 0 2");
+        assert_eq!(
+            e.line(),
+            "UUID=0000-00FF /boot/my\\040efi vfat umask=0077 0 2"
+        );
         e = FstabEntry::ext4_root("1111-2222");
         assert_eq!(e.line(), "UUID=1111-2222 / ext4 errors=remount-ro 0 1");
     }

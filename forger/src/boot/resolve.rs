@@ -67,17 +67,26 @@ mod tests {
     #[test]
     fn follows_relative_absolute_and_directory_links() {
         let mut m = Manifest::new();
-        m.insert(p("/usr"), Entry::directory(0, 0, 0o755)).expect("usr");
-        m.insert(p("/usr/lib"), Entry::directory(0, 0, 0o755)).expect("lib");
-        m.insert(p("/usr/lib/f"), Entry::file(0, 0, 0o644)).expect("f");
+        m.insert(p("/usr"), Entry::directory(0, 0, 0o755))
+            .expect("usr");
+        m.insert(p("/usr/lib"), Entry::directory(0, 0, 0o755))
+            .expect("lib");
+        m.insert(p("/usr/lib/f"), Entry::file(0, 0, 0o644))
+            .expect("f");
         let link = |t: &str| Entry::new(EntryKind::Symlink { target: t.into() }, 0, 0, 0o777);
         m.insert(p("/lib"), link("usr/lib")).expect("lib link");
         m.insert(p("/abs"), link("/lib/f")).expect("abs");
         m.insert(p("/usr/up"), link("../lib/./f")).expect("up");
         m.insert(p("/loop"), link("loop")).expect("loop");
-        assert_eq!(regular_file(&m, "/lib/f").expect("resolves"), p("/usr/lib/f"));
+        assert_eq!(
+            regular_file(&m, "/lib/f").expect("resolves"),
+            p("/usr/lib/f")
+        );
         assert_eq!(regular_file(&m, "/abs").expect("resolves"), p("/usr/lib/f"));
-        assert_eq!(regular_file(&m, "/usr/up").expect("resolves"), p("/usr/lib/f"));
+        assert_eq!(
+            regular_file(&m, "/usr/up").expect("resolves"),
+            p("/usr/lib/f")
+        );
         assert!(regular_file(&m, "/loop").is_err());
         assert!(regular_file(&m, "/usr/lib").is_err());
         assert!(regular_file(&m, "/missing").is_err());

@@ -89,11 +89,18 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         // Non-digit run.
-        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit())
-        {
+        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit()) {
             let (ca, cb) = (order(a.get(i).copied()), order(b.get(j).copied()));
-            let ca = if a.get(i).is_some_and(u8::is_ascii_digit) { 0 } else { ca };
-            let cb = if b.get(j).is_some_and(u8::is_ascii_digit) { 0 } else { cb };
+            let ca = if a.get(i).is_some_and(u8::is_ascii_digit) {
+                0
+            } else {
+                ca
+            };
+            let cb = if b.get(j).is_some_and(u8::is_ascii_digit) {
+                0
+            } else {
+                cb
+            };
             if ca != cb {
                 return ca.cmp(&cb);
             }
@@ -244,6 +251,9 @@ mod tests {
         assert_eq!(compare_versions("6.1~rc1", "6.1"), Less);
         assert_eq!(compare_versions("6.1", "6.1a"), Less);
         assert_eq!(compare_versions("6.10.0", "6.9.12"), Greater);
-        assert_eq!(compare_versions("5.15.0-101-generic", "5.15.0-99-generic"), Greater);
+        assert_eq!(
+            compare_versions("5.15.0-101-generic", "5.15.0-99-generic"),
+            Greater
+        );
     }
 }

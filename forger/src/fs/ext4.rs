@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -39,6 +39,9 @@ const FEATURES: &str = "has_journal,extent,huge_file,flex_bg,metadata_csum,64bit
 /// skipped (the device of a fresh output reads as zeros).
 const CHUNK: usize = 1 << 20;
 
+/// Temporary directory-entry name used while creating a socket inode with debugfs.
+const SOCKET_TMP: &str = ".forger-socket-tmp";
+
 /// A failure while writing an ext4 filesystem.
 #[derive(Debug, Error, Diagnostic)]
 #[non_exhaustive]
@@ -47,7 +50,9 @@ pub enum Error {
     #[error("`{tool}` could not be started")]
     #[diagnostic(
         code(forger::ext4::tool_missing),
-        help("install e2fsprogs (`apt-get install e2fsprogs`); Forger runs its mkfs.ext4 and debugfs")
+        help(
+            "install e2fsprogs (`apt-get install e2fsprogs`); Forger runs its mkfs.ext4 and debugfs"
+        )
     )]
     ToolMissing {
         /// The program.
@@ -74,7 +79,9 @@ pub enum Error {
     #[error("the tree does not fit into an ext4 filesystem of {size_bytes} bytes: {stderr}")]
     #[diagnostic(
         code(forger::ext4::too_small),
-        help("make the root partition larger (the tree's bytes plus ~10% for metadata and journal)")
+        help(
+            "make the root partition larger (the tree's bytes plus ~10% for metadata and journal)"
+        )
     )]
     TooSmall {
         /// The partition size.
@@ -262,7 +269,11 @@ impl Ext4Writer {
 
     /// Builds the filesystem in a sparse temporary file next to the staging tree and copies
     /// it into `dev`, skipping all-zero chunks (the device reads as zeros where not written).
-    pub fn write_to_device(&self, dev: &mut dyn BlockDevice, tree: &StagingTree) -> Result<(), Error> {
+    pub fn write_to_device(
+        &self,
+        dev: &mut dyn BlockDevice,
+        tree: &StagingTree,
+    ) -> Result<(), Error> {
         let size = dev.size_bytes();
         let dir = tree.root().parent().unwrap_or(tree.root());
         let tmp = tempfile::Builder::new()
@@ -376,11 +387,24 @@ fn write_script(tree: &StagingTree, script: &Path, xattr_dir: &Path) -> Result<(
         let node = match &entry.kind {
             EntryKind::CharDevice { major, minor } => Some(format!("c {major} {minor}")),
             EntryKind::BlockDevice { major, minor } => Some(format!("b {major} {minor}")),
-            // A socket is made as a FIFO and retyped by the mode line below: debugfs has no
-            // socket type for mknod.
-            EntryKind::Fifo | EntryKind::Socket => Some("p".to_owned()),
+            EntryKind::Fifo => Some("p".to_owned()),
             _ => None,
         };
+        if matches!(entry.kind, EntryKind::Socket) {
+            // debugfs's mknod has no socket type: make a FIFO under a temporary name, retype
+            // its inode, then link the real name (`link` takes the entry's file type from the
+            // inode's mode, which keeps e2fsck's pass 2 happy) and drop the temporary name.
+            let parent = path.parent().unwrap_or_default();
+            let name = quote_text(path.file_name(), path)?;
+            let mode = entry.type_bits() | (entry.mode & 0o7777);
+            writeln!(
+                out,
+                "cd {dir}\nmknod {SOCKET_TMP} p\nsif {SOCKET_TMP} mode 0{mode:o}\n\
+                 link {SOCKET_TMP} {name}\nunlink {SOCKET_TMP}",
+                dir = quoted(&parent)?
+            )
+            .expect("writing to a String");
+        }
         if let Some(node) = node {
             let parent = path.parent().unwrap_or_default();
             let name = quote_text(path.file_name(), path)?;

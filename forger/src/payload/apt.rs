@@ -42,7 +42,9 @@ pub enum Error {
     #[error("`mmdebstrap` could not be started")]
     #[diagnostic(
         code(forger::apt::tool_missing),
-        help("install mmdebstrap (and uidmap for unshare mode): `apt-get install mmdebstrap uidmap`")
+        help(
+            "install mmdebstrap (and uidmap for unshare mode): `apt-get install mmdebstrap uidmap`"
+        )
     )]
     ToolMissing {
         /// Why it could not start.
@@ -81,7 +83,9 @@ pub enum Error {
     #[error("mmdebstrap failed ({status}): {message}")]
     #[diagnostic(
         code(forger::apt::mmdebstrap_failed),
-        help("the mmdebstrap messages above say why; run the same command by hand with --verbose to see more")
+        help(
+            "the mmdebstrap messages above say why; run the same command by hand with --verbose to see more"
+        )
     )]
     Failed {
         /// Its exit status.
@@ -152,7 +156,12 @@ impl AptMirror {
 
     /// The one-line `sources.list` form mmdebstrap takes and writes to the image.
     pub fn line(&self) -> String {
-        format!("deb {} {} {}", self.url, self.suite, self.components.join(" "))
+        format!(
+            "deb {} {} {}",
+            self.url,
+            self.suite,
+            self.components.join(" ")
+        )
     }
 }
 
@@ -376,7 +385,9 @@ impl AptPayload {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         tracing::info!(command = ?cmd, "running mmdebstrap");
-        let mut child = cmd.spawn().map_err(|source| Error::ToolMissing { source })?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|source| Error::ToolMissing { source })?;
         let stderr = child.stderr.take().expect("stderr was piped");
         let reader = thread::spawn(move || StderrLog::collect(stderr));
         let stdout = child.stdout.take().expect("stdout was piped");
@@ -545,14 +556,19 @@ mod tests {
         p.packages = vec!["systemd-sysv".into(), "udev".into()];
         p.cache_dir = Some("/var/cache/forger/apt".into());
         p.source_date_epoch = Some(1_700_000_000);
-        p.mirrors
-            .push(AptMirror::new("http://m/debian", "bookworm-updates", &["main"]));
+        p.mirrors.push(AptMirror::new(
+            "http://m/debian",
+            "bookworm-updates",
+            &["main"],
+        ));
         let cmd = p.command().expect("valid");
         let a = args(&cmd);
         assert!(a.contains(&"--mode=unshare".to_owned()));
         assert!(a.contains(&"--variant=minbase".to_owned()));
         assert!(a.contains(&"--include=systemd-sysv,udev".to_owned()));
-        assert!(a.contains(&"--setup-hook=sync-in /var/cache/forger/apt /var/cache/apt/archives/".to_owned()));
+        assert!(a.contains(
+            &"--setup-hook=sync-in /var/cache/forger/apt /var/cache/apt/archives/".to_owned()
+        ));
         let tail: Vec<&str> = a.iter().rev().take(4).rev().map(String::as_str).collect();
         assert_eq!(
             tail,
@@ -577,20 +593,47 @@ mod tests {
     fn bad_settings_are_refused() {
         let mut p = AptPayload::debian("bookworm");
         p.packages = vec!["a,b".into()];
-        assert!(matches!(p.command(), Err(Error::BadConfig { field: "packages", .. })));
+        assert!(matches!(
+            p.command(),
+            Err(Error::BadConfig {
+                field: "packages",
+                ..
+            })
+        ));
         let mut p = AptPayload::debian("bookworm");
         p.cache_dir = Some("/tmp/a b".into());
-        assert!(matches!(p.command(), Err(Error::BadConfig { field: "cache_dir", .. })));
+        assert!(matches!(
+            p.command(),
+            Err(Error::BadConfig {
+                field: "cache_dir",
+                ..
+            })
+        ));
         p.mirrors.clear();
-        assert!(matches!(p.command(), Err(Error::BadConfig { field: "mirrors", .. })));
+        assert!(matches!(
+            p.command(),
+            Err(Error::BadConfig {
+                field: "mirrors",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn distro_ids_map_to_suites() {
-        assert_eq!(AptPayload::for_distro("debian-12").expect("known").suite, "bookworm");
+        assert_eq!(
+            AptPayload::for_distro("debian-12").expect("known").suite,
+            "bookworm"
+        );
         let u = AptPayload::for_distro("ubuntu-24.04").expect("known");
-        assert_eq!(u.mirrors[0].line(), "deb http://archive.ubuntu.com/ubuntu noble main universe");
-        assert!(matches!(AptPayload::for_distro("debian-99"), Err(Error::UnknownDistro { .. })));
+        assert_eq!(
+            u.mirrors[0].line(),
+            "deb http://archive.ubuntu.com/ubuntu noble main universe"
+        );
+        assert!(matches!(
+            AptPayload::for_distro("debian-99"),
+            Err(Error::UnknownDistro { .. })
+        ));
     }
 
     #[test]

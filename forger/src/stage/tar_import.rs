@@ -60,8 +60,8 @@ impl StagingTree {
                     EntryKind::BlockDevice { major, minor }
                 }
                 tar::EntryType::Fifo => EntryKind::Fifo,
-                // Global PAX headers and GNU volume labels carry no file.
-                tar::EntryType::XGlobalHeader | tar::EntryType::GNUVolumeLabel => continue,
+                // A global PAX header carries no file.
+                tar::EntryType::XGlobalHeader => continue,
                 other => {
                     return Err(invalid(
                         &name,
@@ -242,27 +242,45 @@ mod tests {
         h
     }
 
+    fn header(ty: tar::EntryType, mode: u32) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(ty);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(0);
+        h
+    }
+
     #[test]
     fn headers_become_the_manifest() {
         let mut b = tar::Builder::new(Vec::new());
         append(&mut b, "./", tar::EntryType::Directory, 0o755, (0, 0), b"");
-        append(&mut b, "./etc/", tar::EntryType::Directory, 0o750, (0, 4), b"");
-        append(&mut b, "./etc/shadow", tar::EntryType::Regular, 0o640, (0, 42), b"x");
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_mode(0o777);
+        append(
+            &mut b,
+            "./etc/",
+            tar::EntryType::Directory,
+            0o750,
+            (0, 4),
+            b"",
+        );
+        append(
+            &mut b,
+            "./etc/shadow",
+            tar::EntryType::Regular,
+            0o640,
+            (0, 42),
+            b"x",
+        );
+        let mut h = header(tar::EntryType::Symlink, 0o777);
         h.set_mtime(5);
-        h.set_size(0);
-        b.append_link(&mut h, "./etc/link", "shadow").expect("symlink");
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Link);
-        h.set_mode(0o640);
-        h.set_size(0);
+        b.append_link(&mut h, "./etc/link", "shadow")
+            .expect("symlink");
+        let mut h = header(tar::EntryType::Link, 0o640);
         b.append_link(&mut h, "./etc/hard", "./etc/shadow")
             .expect("hardlink");
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Char);
-        h.set_mode(0o666);
+        let mut h = header(tar::EntryType::Char, 0o666);
         h.set_device_major(1).expect("major");
         h.set_device_minor(3).expect("minor");
         h.set_size(0);
@@ -278,7 +296,14 @@ mod tests {
         all.truncate(all.len() - 1024); // drop the end-of-archive blocks
         all.extend_from_slice(&pax[..pax.len() - 1024]);
         let mut b = tar::Builder::new(all);
-        append(&mut b, "./bin-ping", tar::EntryType::Regular, 0o4755, (0, 0), b"p");
+        append(
+            &mut b,
+            "./bin-ping",
+            tar::EntryType::Regular,
+            0o4755,
+            (0, 0),
+            b"p",
+        );
         let bytes = b.into_inner().expect("tar bytes");
 
         let dir = tempfile::tempdir().expect("tempdir");
@@ -288,7 +313,10 @@ mod tests {
         let m = &tree.manifest;
         assert_eq!(m.get(&p("/etc")).map(|e| (e.gid, e.mode)), Some((4, 0o750)));
         let shadow = m.get(&p("/etc/shadow")).expect("shadow");
-        assert_eq!((shadow.gid, shadow.mode, shadow.mtime), (42, 0o640, 1_700_000_000));
+        assert_eq!(
+            (shadow.gid, shadow.mode, shadow.mtime),
+            (42, 0o640, 1_700_000_000)
+        );
         assert_eq!(
             m.get(&p("/etc/link")).map(|e| e.kind.clone()),
             Some(EntryKind::Symlink {

@@ -51,7 +51,10 @@ fn apt_unreachable_mirror_is_reported_with_apts_reason() {
     match err {
         Error::MirrorUnreachable { mirrors, message } => {
             assert!(mirrors.contains(&url), "{mirrors}");
-            assert!(message.contains("127.0.0.1"), "apt's reason missing: {message}");
+            assert!(
+                message.contains("127.0.0.1"),
+                "apt's reason missing: {message}"
+            );
         }
         other => panic!("expected MirrorUnreachable, got {other:?}"),
     }
@@ -168,7 +171,10 @@ fn apt_minbase_bookworm_lands_in_the_manifest() {
         "cold: {cold:?}, {} entries, {} bytes; cache {debs} debs / {deb_bytes} bytes",
         stats.entries, stats.bytes
     );
-    assert!(debs > 50, "the cache holds the downloaded packages ({debs})");
+    assert!(
+        debs > 50,
+        "the cache holds the downloaded packages ({debs})"
+    );
 
     // Every member of the archive is in the manifest with the archive's owner and mode,
     // as GNU tar reads them.
@@ -199,8 +205,10 @@ fn apt_minbase_bookworm_lands_in_the_manifest() {
             _ => {}
         }
     }
-    let sources = std::fs::read_to_string(tree.host_path(&StagePath::new("/etc/apt/sources.list").expect("p")))
-        .expect("sources.list in the image");
+    let sources = std::fs::read_to_string(
+        tree.host_path(&StagePath::new("/etc/apt/sources.list").expect("p")),
+    )
+    .expect("sources.list in the image");
     assert!(
         sources.contains(&format!("deb {mirror} bookworm main")),
         "mirror not in the image's apt sources: {sources}"
@@ -212,7 +220,9 @@ fn apt_minbase_bookworm_lands_in_the_manifest() {
             .all(|e| !e.file_name().to_string_lossy().ends_with(".deb")),
         "no .deb left in the image"
     );
-    let shadow = m.get(&StagePath::new("/etc/shadow").expect("p")).expect("/etc/shadow");
+    let shadow = m
+        .get(&StagePath::new("/etc/shadow").expect("p"))
+        .expect("/etc/shadow");
     assert_eq!((shadow.uid, shadow.gid, shadow.mode), (0, 42, 0o640));
     assert!(m.iter().all(|(_, e)| e.mtime <= 1_700_000_000));
 
@@ -238,11 +248,24 @@ fn apt_minbase_bookworm_lands_in_the_manifest() {
         .expect("image");
     let writer = Ext4Writer::from_seed(&Seed::new("apt-test"), "root", "root", 1_700_000_000);
     let t = Instant::now();
-    writer.write_at(&tree, &img, 0, 512 << 20).expect("ext4 of the apt tree");
-    eprintln!("ext4 (mkfs -d + debugfs) of the minbase tree: {:?}", t.elapsed());
+    writer
+        .write_at(&tree, &img, 0, 512 << 20)
+        .expect("ext4 of the apt tree");
+    eprintln!(
+        "ext4 (mkfs -d + debugfs) of the minbase tree: {:?}",
+        t.elapsed()
+    );
     let out = run(Command::new("e2fsck").arg("-fn").arg(&img));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    let stat = run_ok(Command::new("debugfs").args(["-R", "stat /etc/shadow"]).arg(&img));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stat = run_ok(
+        Command::new("debugfs")
+            .args(["-R", "stat /etc/shadow"])
+            .arg(&img),
+    );
     assert!(stat.contains("Mode:  0640"), "{stat}");
     assert!(stat.contains("Group:    42"), "{stat}");
 }

@@ -103,34 +103,100 @@ fn synthetic_tree(root: &Path, reverse: bool) -> StagingTree {
         t.manifest.get_mut(&p(d)).expect("dir entry").mtime = EPOCH - 10;
     }
     let mut files: Vec<(String, u32, u32, u32, Vec<u8>)> = vec![
-        ("/etc/shadow".into(), 0, 42, 0o640, b"root:*:19000:0:99999:7:::\n".to_vec()),
-        ("/home/alice/notes".into(), 1000, 1000, 0o600, b"hello\n".to_vec()),
+        (
+            "/etc/shadow".into(),
+            0,
+            42,
+            0o640,
+            b"root:*:19000:0:99999:7:::\n".to_vec(),
+        ),
+        (
+            "/home/alice/notes".into(),
+            1000,
+            1000,
+            0o600,
+            b"hello\n".to_vec(),
+        ),
         ("/usr/bin/ping".into(), 0, 0, 0o4755, vec![0x7f; 3000]),
-        ("/usr/bin/big".into(), 0, 0, 0o755, (0..5 * MIB as usize).map(|i| (i % 251) as u8).collect()),
-        ("/home/alice/with space".into(), 4_000_000_000, 4_000_000_001, 0o2710, b"x".to_vec()),
+        (
+            "/usr/bin/big".into(),
+            0,
+            0,
+            0o755,
+            (0..5 * MIB as usize).map(|i| (i % 251) as u8).collect(),
+        ),
+        (
+            "/home/alice/with space".into(),
+            4_000_000_000,
+            4_000_000_001,
+            0o2710,
+            b"x".to_vec(),
+        ),
     ];
     for i in 0..300 {
-        files.push((format!("/many/file-{i:04}"), 33, 33, 0o644, format!("{i}\n").into_bytes()));
+        files.push((
+            format!("/many/file-{i:04}"),
+            33,
+            33,
+            0o644,
+            format!("{i}\n").into_bytes(),
+        ));
     }
     if reverse {
         files.reverse();
     }
     for (path, u, g, m, bytes) in files {
-        t.write_file(&p(&path), &mut &bytes[..], entry(EntryKind::File, u, g, m, EPOCH - 5))
-            .expect("file");
+        t.write_file(
+            &p(&path),
+            &mut &bytes[..],
+            entry(EntryKind::File, u, g, m, EPOCH - 5),
+        )
+        .expect("file");
     }
     t.add_hardlink(&p("/usr/bin/ping6"), &p("/usr/bin/ping"))
         .expect("hardlink");
     let ping = t.manifest.get_mut(&p("/usr/bin/ping")).expect("ping");
-    ping.xattrs
-        .insert("security.capability".into(), vec![1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    ping.xattrs.insert(
+        "security.capability".into(),
+        vec![
+            1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+    );
     let specials = [
-        ("/bin", EntryKind::Symlink { target: "usr/bin".into() }, 0, 0, 0o777),
-        ("/dev/null", EntryKind::CharDevice { major: 1, minor: 3 }, 0, 0, 0o666),
-        ("/dev/sda", EntryKind::BlockDevice { major: 8, minor: 0 }, 0, 6, 0o660),
+        (
+            "/bin",
+            EntryKind::Symlink {
+                target: "usr/bin".into(),
+            },
+            0,
+            0,
+            0o777,
+        ),
+        (
+            "/dev/null",
+            EntryKind::CharDevice { major: 1, minor: 3 },
+            0,
+            0,
+            0o666,
+        ),
+        (
+            "/dev/sda",
+            EntryKind::BlockDevice { major: 8, minor: 0 },
+            0,
+            6,
+            0o660,
+        ),
         ("/run/initctl", EntryKind::Fifo, 0, 0, 0o600),
         ("/run/sock", EntryKind::Socket, 7, 7, 0o755),
-        ("/home/alice/link", EntryKind::Symlink { target: "/etc/shadow".into() }, 1000, 1000, 0o777),
+        (
+            "/home/alice/link",
+            EntryKind::Symlink {
+                target: "/etc/shadow".into(),
+            },
+            1000,
+            1000,
+            0o777,
+        ),
     ];
     for (path, kind, u, g, m) in specials {
         t.add_special(&p(path), entry(kind, u, g, m, EPOCH - 1))
@@ -213,7 +279,13 @@ fn ext4_metadata_comes_from_the_manifest() {
         ("/etc/shadow", "regular", "0640", "0", "42"),
         ("/home/alice", "directory", "0700", "1000", "1000"),
         ("/home/alice/notes", "regular", "0600", "1000", "1000"),
-        ("/home/alice/with space", "regular", "02710", "4000000000", "4000000001"),
+        (
+            "/home/alice/with space",
+            "regular",
+            "02710",
+            "4000000000",
+            "4000000001",
+        ),
         ("/usr/bin/ping", "regular", "04755", "0", "0"),
         ("/tmp", "directory", "01777", "0", "0"),
         ("/bin", "symlink", "0777", "0", "0"),
@@ -228,8 +300,10 @@ fn ext4_metadata_comes_from_the_manifest() {
         let stat = debugfs(&image, &format!("stat \"{path}\""));
         assert!(stat.contains(&format!("Type: {ty} ")), "{path}: {stat}");
         assert_eq!(field(&stat, "Mode:"), mode, "{path}");
-        assert_eq!(field(&stat, "User:"), uid, "{path}");
-        assert_eq!(field(&stat, "Group:"), gid, "{path}");
+        // debugfs prints ids as signed 32-bit numbers (4000000000 shows as -294967296).
+        let id = |name| field(&stat, name).parse::<i64>().expect("numeric id") as u32;
+        assert_eq!(id("User:").to_string(), uid, "{path}");
+        assert_eq!(id("Group:").to_string(), gid, "{path}");
     }
     let null = debugfs(&image, "stat /dev/null");
     assert!(null.contains("Device major/minor number: 01:03"), "{null}");
@@ -240,7 +314,11 @@ fn ext4_metadata_comes_from_the_manifest() {
     let ping = debugfs(&image, "stat /usr/bin/ping");
     assert_eq!(field(&ping, "Links:"), "2");
     let ping6 = debugfs(&image, "stat /usr/bin/ping6");
-    assert_eq!(field(&ping6, "Inode:"), field(&ping, "Inode:"), "hard link shares the inode");
+    assert_eq!(
+        field(&ping6, "Inode:"),
+        field(&ping, "Inode:"),
+        "hard link shares the inode"
+    );
     assert!(
         ping.contains(&format!(" mtime: 0x{:08x}:00000000", EPOCH - 5)),
         "{ping}"
@@ -258,7 +336,10 @@ fn ext4_metadata_comes_from_the_manifest() {
     let want: Vec<u8> = (0..5 * MIB as usize).map(|i| (i % 251) as u8).collect();
     assert!(big.stdout == want, "5 MiB file read back differs");
     // The bytes around the partition are untouched.
-    assert_eq!(sha256_range(&disk, 0, MIB), sha256_range(&disk, 65 * MIB, MIB));
+    assert_eq!(
+        sha256_range(&disk, 0, MIB),
+        sha256_range(&disk, 65 * MIB, MIB)
+    );
 }
 
 #[test]

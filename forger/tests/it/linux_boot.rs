@@ -25,7 +25,11 @@ fn file(t: &mut StagingTree, path: &str, bytes: &[u8]) {
 
 fn debian_like_tree(root: &std::path::Path) -> StagingTree {
     let mut t = StagingTree::create(root).expect("tree");
-    file(&mut t, "/usr/lib/systemd/boot/efi/systemd-bootx64.efi", b"MZ loader");
+    file(
+        &mut t,
+        "/usr/lib/systemd/boot/efi/systemd-bootx64.efi",
+        b"MZ loader",
+    );
     file(&mut t, "/boot/vmlinuz-6.1.0-9-amd64", b"kernel 9");
     file(&mut t, "/boot/initrd.img-6.1.0-9-amd64", b"initrd 9");
     file(&mut t, "/boot/vmlinuz-6.1.0-10-amd64", b"kernel 10");
@@ -121,7 +125,11 @@ fn linux_boot_missing_pieces_are_named() {
     let err = boot.esp_files(&tree).expect_err("no loader");
     assert!(matches!(err, Error::NoLoader { .. }), "{err:?}");
     tree.remove(&p("/boot")).expect("remove /boot");
-    file(&mut tree, "/usr/lib/systemd/boot/efi/systemd-bootx64.efi", b"MZ");
+    file(
+        &mut tree,
+        "/usr/lib/systemd/boot/efi/systemd-bootx64.efi",
+        b"MZ",
+    );
     file(&mut tree, "/boot/vmlinuz-6.1.0-10-amd64", b"kernel");
     match boot.esp_files(&tree) {
         Err(Error::NoKernel { found }) => assert_eq!(found, "vmlinuz-6.1.0-10-amd64"),
@@ -147,11 +155,19 @@ fn linux_boot_fstab_parses_with_findmnt() {
     .expect("fstab");
     let fstab = p("/etc/fstab");
     let e = tree.manifest.get(&fstab).expect("fstab entry");
-    assert_eq!((e.uid, e.gid, e.mode, e.mtime), (0, 0, 0o644, 1_700_000_000));
+    assert_eq!(
+        (e.uid, e.gid, e.mode, e.mtime),
+        (0, 0, 0o644, 1_700_000_000)
+    );
     let host = tree.host_path(&fstab);
 
     let out = run(Command::new("findmnt")
-        .args(["-J", "-o", "SOURCE,TARGET,FSTYPE,OPTIONS,PASSNO", "--tab-file"])
+        .args([
+            "-J",
+            "-o",
+            "SOURCE,TARGET,FSTYPE,OPTIONS,PASSNO",
+            "--tab-file",
+        ])
         .arg(&host));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(

@@ -4,7 +4,7 @@
 //! `scripts/install-test-deps.sh` (the README's test command runs it); a missing tool fails
 //! the test with that hint rather than skipping it.
 
-mod util;
 mod apt;
 mod ext4;
 mod linux_boot;
+mod util;
