@@ -40,4 +40,16 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Disk(#[from] crate::disk::Error),
+    /// The APT (mmdebstrap) payload.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Apt(#[from] crate::payload::apt::Error),
+    /// The ext4 writer.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Ext4(#[from] crate::fs::ext4::Error),
+    /// Linux boot files (systemd-boot ESP, fstab).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Boot(#[from] crate::boot::Error),
 }

@@ -11,6 +11,7 @@
 //! Every error carries a code `forger::<module>::<reason>`, printed by the CLI and emitted in
 //! `--output json` events. See [`Error`].
 
+pub mod boot;
 pub mod build;
 pub mod cache;
 pub mod cli;

@@ -3,6 +3,7 @@
 //! [`BlockDevice`] bounded to its partition's byte range of the output file, so no writer
 //! makes an intermediate per-partition file or copies one.
 
+pub mod ext4;
 pub mod fat;
 
 use std::io::{Read, Seek, Write};

@@ -22,17 +22,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A tar entry that cannot be staged (unsupported type, bad name).
-    #[error("tarball `{}`: entry `{entry}` {reason}", path.display())]
-    #[diagnostic(code(forger::payload::bad_tar_entry))]
-    BadTarEntry {
-        /// The tarball.
-        path: PathBuf,
-        /// The entry's name.
-        entry: String,
-        /// What is wrong.
-        reason: &'static str,
-    },
     /// Staging the content failed.
     #[error(transparent)]
     #[diagnostic(transparent)]

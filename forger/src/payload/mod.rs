@@ -2,6 +2,7 @@
 //! ([`Payload::tree`]), a tarball ([`Payload::tarball`]), or package installers in their own
 //! modules. Every source records owners and modes in the manifest, never on the host.
 
+pub mod apt;
 mod error;
 mod tarball;
 mod tree;

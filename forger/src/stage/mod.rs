@@ -8,6 +8,7 @@ mod customize;
 mod error;
 mod manifest;
 mod path;
+mod tar_import;
 mod tree;
 
 pub use accounts::{Accounts, GroupEntry, PasswdEntry};
@@ -15,4 +16,5 @@ pub use customize::{Warning, apply, read_text};
 pub use error::Error;
 pub use manifest::{Entry, EntryKind, Manifest};
 pub use path::StagePath;
+pub use tar_import::TarImportStats;
 pub use tree::StagingTree;

@@ -4,6 +4,9 @@
 //! `scripts/install-test-deps.sh` (the README's test command runs it); a missing tool fails
 //! the test with that hint rather than skipping it.
 
+mod apt;
 mod disk;
+mod ext4;
+mod linux_boot;
 mod stage;
 mod util;

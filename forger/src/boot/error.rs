@@ -1,0 +1,55 @@
+//! Errors of the boot-file layer.
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+/// A failure while deriving boot files from a staged tree.
+#[derive(Debug, Error, Diagnostic)]
+#[non_exhaustive]
+pub enum Error {
+    /// The staged tree has no systemd-boot EFI binary.
+    #[error("the image has no systemd-boot loader at `{path}`")]
+    #[diagnostic(
+        code(forger::boot::no_loader),
+        help("add the package `systemd-boot-efi` to the image's package list")
+    )]
+    NoLoader {
+        /// The path looked up in the image.
+        path: String,
+    },
+    /// `/boot` holds no kernel with a matching initrd.
+    #[error("no kernel with an initrd in `/boot` of the image ({found})")]
+    #[diagnostic(
+        code(forger::boot::no_kernel),
+        help(
+            "install a kernel package (`linux-image-amd64` on Debian, `linux-image-virtual` on Ubuntu) and an initramfs generator (initramfs-tools)"
+        )
+    )]
+    NoKernel {
+        /// What was found instead (file names in `/boot`).
+        found: String,
+    },
+    /// A symlink chain in the image that does not end in a regular file.
+    #[error("`{path}` does not resolve to a regular file in the image")]
+    #[diagnostic(
+        code(forger::boot::unresolved),
+        help("check the image's symlinks; boot files must be regular files")
+    )]
+    Unresolved {
+        /// The path being resolved.
+        path: String,
+    },
+    /// A configuration value that would break the generated file.
+    #[error("invalid boot setting `{field}`: {reason}")]
+    #[diagnostic(code(forger::boot::bad_config), help("fix `{field}`"))]
+    BadConfig {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Writing into the staging tree failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Stage(#[from] crate::stage::Error),
+}

@@ -1,0 +1,465 @@
+//! The ext4 writer: `mkfs.ext4 -d` builds the filesystem from a host tree, then one
+//! `debugfs -w` script makes every inode match the ownership manifest.
+//!
+//! Why two steps: `mkfs.ext4 -d` copies owners, modes and times from the host `lstat`, and a
+//! builder that is not root cannot make host files owned by `0:0` or create device nodes.
+//! So the writer materialises a *shadow* tree next to the staging tree (directories, hard
+//! links to the staged file bytes — no data is copied —, symlinks), lets `mkfs.ext4` lay out
+//! the data, and then sets uid, gid, mode and times of every inode, creates device nodes,
+//! FIFOs and sockets, and adds xattrs with `debugfs`. The manifest is the only source of
+//! metadata, whoever runs the build.
+//!
+//! Reproducibility: the UUID and directory hash seed come from the image [`Seed`], all
+//! superblock and inode times are the build epoch (`E2FSPROGS_FAKE_TIME`) or the manifest's
+//! mtimes, `mkfs.ext4` reads a configuration written here rather than the host's
+//! `/etc/mke2fs.conf`, and it visits directories in sorted order. Two builds of the same tree
+//! are byte-identical.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Read, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use super::{BlockDevice, Filesystem};
+use crate::seed::Seed;
+use crate::stage::{EntryKind, StagePath, StagingTree};
+
+/// ext4 block size used for every image (below 512 MiB `mkfs.ext4` would pick 1 KiB).
+pub const BLOCK_SIZE: u64 = 4096;
+
+/// The features of every image, independent of the host's `/etc/mke2fs.conf`: what Debian 12
+/// and Ubuntu 22.04+ kernels and `e2fsck` 1.46+ all read.
+const FEATURES: &str = "has_journal,extent,huge_file,flex_bg,metadata_csum,64bit,dir_nlink,extra_isize,sparse_super,large_file,filetype,resize_inode,dir_index,ext_attr";
+
+/// Copy granularity when streaming a built image into a [`BlockDevice`]; all-zero chunks are
+/// skipped (the device of a fresh output reads as zeros).
+const CHUNK: usize = 1 << 20;
+
+/// Temporary directory-entry name used while creating a socket inode with debugfs.
+const SOCKET_TMP: &str = ".forger-socket-tmp";
+
+/// A failure while writing an ext4 filesystem.
+#[derive(Debug, Error, Diagnostic)]
+#[non_exhaustive]
+pub enum Error {
+    /// `mkfs.ext4` or `debugfs` is not installed.
+    #[error("`{tool}` could not be started")]
+    #[diagnostic(
+        code(forger::ext4::tool_missing),
+        help(
+            "install e2fsprogs (`apt-get install e2fsprogs`); Forger runs its mkfs.ext4 and debugfs"
+        )
+    )]
+    ToolMissing {
+        /// The program.
+        tool: &'static str,
+        /// Why it could not start.
+        #[source]
+        source: io::Error,
+    },
+    /// `mkfs.ext4` or `debugfs` failed; `stderr` holds its own reason.
+    #[error("`{tool}` failed ({status}): {stderr}")]
+    #[diagnostic(
+        code(forger::ext4::tool_failed),
+        help("the tool's message above says why; rerun with the same tree to reproduce")
+    )]
+    ToolFailed {
+        /// The program.
+        tool: &'static str,
+        /// Its exit status.
+        status: String,
+        /// What it printed on stderr (trimmed).
+        stderr: String,
+    },
+    /// The tree does not fit into the partition.
+    #[error("the tree does not fit into an ext4 filesystem of {size_bytes} bytes: {stderr}")]
+    #[diagnostic(
+        code(forger::ext4::too_small),
+        help(
+            "make the root partition larger (the tree's bytes plus ~10% for metadata and journal)"
+        )
+    )]
+    TooSmall {
+        /// The partition size.
+        size_bytes: u64,
+        /// `mkfs.ext4`'s message.
+        stderr: String,
+    },
+    /// The partition is smaller than a minimal ext4 filesystem.
+    #[error("partition of {size_bytes} bytes is too small for ext4 (at least {min_bytes})")]
+    #[diagnostic(
+        code(forger::ext4::partition_too_small),
+        help("give the ext4 partition at least 8 MiB")
+    )]
+    PartitionTooSmall {
+        /// The partition size.
+        size_bytes: u64,
+        /// The minimum accepted.
+        min_bytes: u64,
+    },
+    /// The volume label is longer than ext4's 16 bytes.
+    #[error("ext4 label `{label}` is longer than 16 bytes")]
+    #[diagnostic(code(forger::ext4::bad_label), help("use a label of at most 16 bytes"))]
+    BadLabel {
+        /// The label.
+        label: String,
+    },
+    /// A file name that the `debugfs` script language cannot quote.
+    #[error("image path `{path}` contains a double quote or a control character")]
+    #[diagnostic(
+        code(forger::ext4::unsupported_name),
+        help("rename the entry; the ext4 writer passes names to debugfs in double quotes")
+    )]
+    UnsupportedName {
+        /// The image path.
+        path: String,
+    },
+    /// A manifest entry whose bytes are missing from the staging tree.
+    #[error("ext4: I/O error on `{}`", path.display())]
+    #[diagnostic(code(forger::ext4::io))]
+    Io {
+        /// The host path involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io { path, source }
+}
+
+/// Writes an ext4 filesystem holding a [`StagingTree`], metadata from its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ext4Writer {
+    /// Filesystem UUID as text (`root=UUID=…`, `/etc/fstab`).
+    pub uuid: String,
+    /// Volume label (at most 16 bytes).
+    pub label: String,
+    /// Directory-index hash seed (a UUID as text); fixed for reproducible directories.
+    pub hash_seed: String,
+    /// Build time in seconds since the epoch (`SOURCE_DATE_EPOCH`): superblock times and
+    /// every inode's creation time.
+    pub epoch: i64,
+}
+
+impl Ext4Writer {
+    /// A writer whose UUID and hash seed derive from `seed` and `key` (the partition's stable
+    /// name, e.g. `"root"`), so two builds agree and two partitions differ.
+    pub fn from_seed(seed: &Seed, key: &str, label: impl Into<String>, epoch: i64) -> Self {
+        Ext4Writer {
+            uuid: seed.uuid(&format!("ext4/{key}/uuid")),
+            label: label.into(),
+            hash_seed: seed.uuid(&format!("ext4/{key}/hash-seed")),
+            epoch,
+        }
+    }
+
+    /// Builds the filesystem directly into `image` at byte `offset`, `size_bytes` long
+    /// (`mkfs.ext4 -E offset=`), leaving the rest of the file alone. This is the fast path
+    /// when the disk assembler can hand out the output file's path.
+    pub fn write_at(
+        &self,
+        tree: &StagingTree,
+        image: &Path,
+        offset: u64,
+        size_bytes: u64,
+    ) -> Result<(), Error> {
+        if self.label.len() > 16 {
+            return Err(Error::BadLabel {
+                label: self.label.clone(),
+            });
+        }
+        let min_bytes = 8 << 20;
+        if size_bytes < min_bytes {
+            return Err(Error::PartitionTooSmall {
+                size_bytes,
+                min_bytes,
+            });
+        }
+        let work_parent = tree.root().parent().unwrap_or(tree.root());
+        let work = tempfile::Builder::new()
+            .prefix(".forger-ext4-")
+            .tempdir_in(work_parent)
+            .map_err(io_err(work_parent))?;
+        let shadow = work.path().join("root");
+        materialise(tree, &shadow)?;
+        let conf = work.path().join("mke2fs.conf");
+        fs::write(&conf, mke2fs_conf()).map_err(io_err(&conf))?;
+
+        let blocks = size_bytes / BLOCK_SIZE;
+        let mut mkfs = Command::new("mkfs.ext4");
+        mkfs.env("MKE2FS_CONFIG", &conf)
+            .env("E2FSPROGS_FAKE_TIME", self.epoch.to_string())
+            .args(["-q", "-F", "-t", "ext4", "-b", "4096", "-I", "256", "-L"])
+            .arg(&self.label)
+            .arg("-U")
+            .arg(&self.uuid)
+            .arg("-E")
+            .arg(format!(
+                "hash_seed={},root_owner=0:0,nodiscard,offset={offset}",
+                self.hash_seed
+            ))
+            .arg("-d")
+            .arg(&shadow)
+            .arg(image)
+            .arg(blocks.to_string());
+        let out = mkfs.output().map_err(|source| Error::ToolMissing {
+            tool: "mkfs.ext4",
+            source,
+        })?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            if stderr.contains("No space left")
+                || stderr.contains("Could not allocate")
+                || stderr.contains("Could not find")
+            {
+                return Err(Error::TooSmall { size_bytes, stderr });
+            }
+            return Err(Error::ToolFailed {
+                tool: "mkfs.ext4",
+                status: out.status.to_string(),
+                stderr,
+            });
+        }
+
+        let script = work.path().join("debugfs.cmd");
+        let xattr_dir = work.path().join("xattr");
+        write_script(tree, &script, &xattr_dir)?;
+        let mut target = image.as_os_str().to_owned();
+        target.push(format!("?offset={offset}"));
+        let out = Command::new("debugfs")
+            .env("E2FSPROGS_FAKE_TIME", self.epoch.to_string())
+            .arg("-w")
+            .arg("-f")
+            .arg(&script)
+            .arg(&target)
+            .output()
+            .map_err(|source| Error::ToolMissing {
+                tool: "debugfs",
+                source,
+            })?;
+        // debugfs exits 0 even when a command of the script fails; its errors go to stderr,
+        // where the only other line is the version banner.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let problems: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.starts_with("debugfs ") && !l.trim().is_empty())
+            .collect();
+        if !out.status.success() || !problems.is_empty() {
+            return Err(Error::ToolFailed {
+                tool: "debugfs",
+                status: out.status.to_string(),
+                stderr: problems
+                    .iter()
+                    .take(20)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Builds the filesystem in a sparse temporary file next to the staging tree and copies
+    /// it into `dev`, skipping all-zero chunks (the device reads as zeros where not written).
+    pub fn write_to_device(
+        &self,
+        dev: &mut dyn BlockDevice,
+        tree: &StagingTree,
+    ) -> Result<(), Error> {
+        let size = dev.size_bytes();
+        let dir = tree.root().parent().unwrap_or(tree.root());
+        let tmp = tempfile::Builder::new()
+            .prefix(".forger-ext4-img-")
+            .tempfile_in(dir)
+            .map_err(io_err(dir))?;
+        tmp.as_file().set_len(size).map_err(io_err(tmp.path()))?;
+        self.write_at(tree, tmp.path(), 0, size)?;
+        let mut src = fs::File::open(tmp.path()).map_err(io_err(tmp.path()))?;
+        copy_skipping_zeros(&mut src, dev, size).map_err(io_err(tmp.path()))
+    }
+}
+
+impl Filesystem for Ext4Writer {
+    fn name(&self) -> &'static str {
+        "ext4"
+    }
+
+    fn write(&self, dev: &mut dyn BlockDevice, tree: &StagingTree) -> crate::Result<()> {
+        Ok(self.write_to_device(dev, tree)?)
+    }
+}
+
+/// Copies `len` bytes from `src` into `dev` from position 0, seeking over all-zero chunks.
+fn copy_skipping_zeros(src: &mut fs::File, dev: &mut dyn BlockDevice, len: u64) -> io::Result<()> {
+    let mut buf = vec![0u8; CHUNK];
+    dev.seek(SeekFrom::Start(0))?;
+    let mut done = 0u64;
+    while done < len {
+        let want = (len - done).min(CHUNK as u64) as usize;
+        src.read_exact(&mut buf[..want])?;
+        if buf[..want].iter().all(|&b| b == 0) {
+            dev.seek(SeekFrom::Current(want as i64))?;
+        } else {
+            dev.write_all(&buf[..want])?;
+        }
+        done += want as u64;
+    }
+    dev.flush()
+}
+
+/// The `mke2fs.conf` that replaces the host's, so the host cannot change the output.
+fn mke2fs_conf() -> String {
+    format!(
+        "[defaults]\n\tbase_features = {FEATURES}\n\tdefault_mntopts = acl,user_xattr\n\
+         \tblocksize = 4096\n\tinode_size = 256\n\tinode_ratio = 16384\n\n\
+         [fs_types]\n\text4 = {{\n\t\tfeatures = {FEATURES}\n\t\tinode_size = 256\n\t}}\n"
+    )
+}
+
+/// Builds the shadow tree `mkfs.ext4 -d` reads: directories, hard links to the staged bytes
+/// (a copy when the staging tree is on another filesystem), and symlinks. Special files are
+/// left to the `debugfs` script.
+fn materialise(tree: &StagingTree, shadow: &Path) -> Result<(), Error> {
+    fs::create_dir(shadow).map_err(io_err(shadow))?;
+    for (path, entry) in tree.manifest.iter() {
+        if path.is_root() {
+            continue;
+        }
+        let dst = shadow.join(path.as_str());
+        match &entry.kind {
+            EntryKind::Directory => fs::create_dir(&dst).map_err(io_err(&dst))?,
+            EntryKind::File => link_or_copy(&tree.host_path(path), &dst)?,
+            EntryKind::Hardlink { target } => {
+                let first = shadow.join(target.as_str());
+                fs::hard_link(&first, &dst).map_err(io_err(&dst))?;
+            }
+            EntryKind::Symlink { target } => {
+                std::os::unix::fs::symlink(target, &dst).map_err(io_err(&dst))?
+            }
+            EntryKind::CharDevice { .. }
+            | EntryKind::BlockDevice { .. }
+            | EntryKind::Fifo
+            | EntryKind::Socket => {}
+        }
+    }
+    Ok(())
+}
+
+fn link_or_copy(src: &Path, dst: &Path) -> Result<(), Error> {
+    if fs::hard_link(src, dst).is_ok() {
+        return Ok(());
+    }
+    fs::copy(src, dst).map(|_| ()).map_err(io_err(src))
+}
+
+/// Quotes an image path for the debugfs command language.
+fn quoted(path: &StagePath) -> Result<String, Error> {
+    quote_text(&path.to_string(), path)
+}
+
+/// Quotes `text` (a path or a name in `path`) for debugfs, which has no escape character.
+fn quote_text(text: &str, path: &StagePath) -> Result<String, Error> {
+    if text.chars().any(|c| c == '"' || c.is_control()) {
+        return Err(Error::UnsupportedName {
+            path: path.to_string(),
+        });
+    }
+    Ok(format!("\"{text}\""))
+}
+
+/// Writes the `debugfs` script that gives every inode its manifest metadata.
+fn write_script(tree: &StagingTree, script: &Path, xattr_dir: &Path) -> Result<(), Error> {
+    let mut out = String::new();
+    let mut xattr_count = 0usize;
+    for (path, entry) in tree.manifest.iter() {
+        if matches!(entry.kind, EntryKind::Hardlink { .. }) {
+            continue; // shares the inode of its target, which is set on its own line
+        }
+        let q = quoted(path)?;
+        let node = match &entry.kind {
+            EntryKind::CharDevice { major, minor } => Some(format!("c {major} {minor}")),
+            EntryKind::BlockDevice { major, minor } => Some(format!("b {major} {minor}")),
+            EntryKind::Fifo => Some("p".to_owned()),
+            _ => None,
+        };
+        if matches!(entry.kind, EntryKind::Socket) {
+            // debugfs's mknod has no socket type: make a FIFO under a temporary name, retype
+            // its inode, then link the real name (`link` takes the entry's file type from the
+            // inode's mode, which keeps e2fsck's pass 2 happy) and drop the temporary name.
+            let parent = path.parent().unwrap_or_default();
+            let name = quote_text(path.file_name(), path)?;
+            let mode = entry.type_bits() | (entry.mode & 0o7777);
+            writeln!(
+                out,
+                "cd {dir}\nmknod {SOCKET_TMP} p\nsif {SOCKET_TMP} mode 0{mode:o}\n\
+                 link {SOCKET_TMP} {name}\nunlink {SOCKET_TMP}",
+                dir = quoted(&parent)?
+            )
+            .expect("writing to a String");
+        }
+        if let Some(node) = node {
+            let parent = path.parent().unwrap_or_default();
+            let name = quote_text(path.file_name(), path)?;
+            // `mknod` creates in the current directory, with the name taken literally.
+            writeln!(out, "cd {}\nmknod {name} {node}", quoted(&parent)?)
+                .expect("writing to a String");
+        }
+        let mode = entry.type_bits() | (entry.mode & 0o7777);
+        let t = entry.mtime;
+        writeln!(
+            out,
+            "sif {q} uid {}\nsif {q} gid {}\nsif {q} mode 0{mode:o}\n\
+             sif {q} mtime @{t}\nsif {q} atime @{t}\nsif {q} ctime @{t}",
+            entry.uid, entry.gid
+        )
+        .expect("writing to a String");
+        for (name, value) in &entry.xattrs {
+            if name.contains('"') || name.chars().any(char::is_control) {
+                return Err(Error::UnsupportedName {
+                    path: format!("{path} (xattr {name})"),
+                });
+            }
+            if xattr_count == 0 {
+                fs::create_dir(xattr_dir).map_err(io_err(xattr_dir))?;
+            }
+            let value_file = xattr_dir.join(xattr_count.to_string());
+            xattr_count += 1;
+            fs::write(&value_file, value).map_err(io_err(&value_file))?;
+            writeln!(out, "ea_set -f \"{}\" {q} \"{name}\"", value_file.display())
+                .expect("writing to a String");
+        }
+    }
+    let mut f = io::BufWriter::new(fs::File::create(script).map_err(io_err(script))?);
+    f.write_all(out.as_bytes()).map_err(io_err(script))?;
+    f.flush().map_err(io_err(script))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_debugfs_cannot_quote_are_refused() {
+        let bad = StagePath::new("/etc/a\"b").expect("path");
+        assert!(matches!(quoted(&bad), Err(Error::UnsupportedName { .. })));
+        let ok = StagePath::new("/usr/share/a b").expect("path");
+        assert_eq!(quoted(&ok).expect("quotable"), "\"/usr/share/a b\"");
+    }
+
+    #[test]
+    fn ids_come_from_the_seed() {
+        let seed = Seed::new("img/1/qcow2");
+        let a = Ext4Writer::from_seed(&seed, "root", "root", 1);
+        assert_eq!(a, Ext4Writer::from_seed(&seed, "root", "root", 1));
+        assert_ne!(a.uuid, a.hash_seed);
+        assert_ne!(a.uuid, Ext4Writer::from_seed(&seed, "data", "data", 1).uuid);
+    }
+}

@@ -1,0 +1,656 @@
+//! The APT payload: a Debian or Ubuntu root filesystem made by `mmdebstrap` and streamed, as
+//! a tar archive on its stdout, straight into a [`StagingTree`]. Owners, modes, device nodes
+//! and xattrs come from the tar headers into the ownership manifest, so the same code path
+//! serves `--mode=root` (builder is root) and `--mode=unshare` (builder is not): nothing on
+//! the host has to carry the image's ownership.
+//!
+//! Downloaded `.deb` files are kept in a package cache directory shared between builds: a
+//! setup hook copies the cache into the new root's `/var/cache/apt/archives` before apt
+//! runs (apt then downloads only what is missing) and a customize hook copies the archives
+//! back out. mmdebstrap's final cleanup still empties the directory in the image.
+//!
+//! mmdebstrap writes the mirrors it was given to the image's `/etc/apt/sources.list`, and
+//! with `SOURCE_DATE_EPOCH` its tar output is bit-reproducible.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::stage::{StagingTree, TarImportStats};
+
+/// Documented default mirror for Debian suites (override it with [`AptPayload::mirrors`]).
+pub const DEBIAN_DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
+/// Documented default mirror for Ubuntu suites (override it with [`AptPayload::mirrors`]).
+pub const UBUNTU_DEFAULT_MIRROR: &str = "http://archive.ubuntu.com/ubuntu";
+/// Where Debian's `ubuntu-keyring` package puts the Ubuntu archive key.
+pub const UBUNTU_KEYRING: &str = "/usr/share/keyrings/ubuntu-archive-keyring.gpg";
+
+/// How many trailing stderr lines of mmdebstrap are kept for an error report.
+const STDERR_TAIL: usize = 25;
+
+/// A failure while installing an APT payload.
+#[derive(Debug, Error, Diagnostic)]
+#[non_exhaustive]
+pub enum Error {
+    /// `mmdebstrap` is not installed.
+    #[error("`mmdebstrap` could not be started")]
+    #[diagnostic(
+        code(forger::apt::tool_missing),
+        help(
+            "install mmdebstrap (and uidmap for unshare mode): `apt-get install mmdebstrap uidmap`"
+        )
+    )]
+    ToolMissing {
+        /// Why it could not start.
+        #[source]
+        source: io::Error,
+    },
+    /// apt found no package of that name in the configured suites and components.
+    #[error("package `{package}` is not available: {message}")]
+    #[diagnostic(
+        code(forger::apt::unknown_package),
+        help(
+            "check the spelling and that the package exists in suite and components of the mirrors (`apt-cache policy {package}` on a matching system)"
+        )
+    )]
+    UnknownPackage {
+        /// The package apt could not find.
+        package: String,
+        /// apt's error lines.
+        message: String,
+    },
+    /// A mirror could not be reached or did not serve the suite.
+    #[error("a mirror could not be used ({mirrors}): {message}")]
+    #[diagnostic(
+        code(forger::apt::mirror_unreachable),
+        help(
+            "check the mirror URL, suite and network access from the build machine; override the mirror if the default one is unreachable here"
+        )
+    )]
+    MirrorUnreachable {
+        /// The mirror lines given to mmdebstrap.
+        mirrors: String,
+        /// apt's / mmdebstrap's error lines.
+        message: String,
+    },
+    /// mmdebstrap failed for another reason; `message` holds its own words.
+    #[error("mmdebstrap failed ({status}): {message}")]
+    #[diagnostic(
+        code(forger::apt::mmdebstrap_failed),
+        help(
+            "the mmdebstrap messages above say why; run the same command by hand with --verbose to see more"
+        )
+    )]
+    Failed {
+        /// Its exit status.
+        status: String,
+        /// Its error lines, or the tail of its stderr.
+        message: String,
+    },
+    /// The configuration cannot be passed to mmdebstrap.
+    #[error("invalid APT payload setting `{field}`: {reason}")]
+    #[diagnostic(code(forger::apt::bad_config), help("fix the payload's `{field}`"))]
+    BadConfig {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A distribution id that names no known Debian or Ubuntu release.
+    #[error("unknown distribution id `{id}`")]
+    #[diagnostic(
+        code(forger::apt::unknown_distro),
+        help(
+            "use debian-11, debian-12, debian-13, ubuntu-20.04, ubuntu-22.04 or ubuntu-24.04, or give the suite explicitly"
+        )
+    )]
+    UnknownDistro {
+        /// The id given.
+        id: String,
+    },
+    /// The cache directory could not be created.
+    #[error("package cache `{}` is not usable", path.display())]
+    #[diagnostic(
+        code(forger::apt::cache),
+        help("choose a writable cache directory, or none")
+    )]
+    Cache {
+        /// The cache directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The tar stream from mmdebstrap could not be imported into the staging tree.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Stage(#[from] crate::stage::Error),
+}
+
+/// One APT source: `deb <url> <suite> <components…>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AptMirror {
+    /// Archive root URL, e.g. `http://deb.debian.org/debian`.
+    pub url: String,
+    /// Suite or codename, e.g. `bookworm` or `bookworm-updates`.
+    pub suite: String,
+    /// Components, e.g. `main`, `contrib`.
+    pub components: Vec<String>,
+}
+
+impl AptMirror {
+    /// A mirror line for `url`, `suite` and `components`.
+    pub fn new(url: impl Into<String>, suite: impl Into<String>, components: &[&str]) -> Self {
+        AptMirror {
+            url: url.into(),
+            suite: suite.into(),
+            components: components.iter().map(|c| (*c).to_owned()).collect(),
+        }
+    }
+
+    /// The one-line `sources.list` form mmdebstrap takes and writes to the image.
+    pub fn line(&self) -> String {
+        format!(
+            "deb {} {} {}",
+            self.url,
+            self.suite,
+            self.components.join(" ")
+        )
+    }
+}
+
+/// mmdebstrap's package-set variants (`--variant`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AptVariant {
+    /// Only the `Essential: yes` packages, without apt.
+    Essential,
+    /// Essential packages plus apt (the smallest image that can install more).
+    Apt,
+    /// Essential packages plus apt (debootstrap's name for the same set).
+    #[default]
+    Minbase,
+    /// Essential, apt and `Priority: required`.
+    Required,
+    /// Required plus `Priority: important` (debootstrap's default).
+    Important,
+    /// Important plus `Priority: standard`.
+    Standard,
+    /// Only the listed packages (no essential set).
+    Custom,
+}
+
+impl AptVariant {
+    /// The name mmdebstrap takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AptVariant::Essential => "essential",
+            AptVariant::Apt => "apt",
+            AptVariant::Minbase => "minbase",
+            AptVariant::Required => "required",
+            AptVariant::Important => "important",
+            AptVariant::Standard => "standard",
+            AptVariant::Custom => "custom",
+        }
+    }
+}
+
+/// How mmdebstrap gets the privileges to install packages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AptMode {
+    /// `root` when the builder runs as root, `unshare` otherwise.
+    #[default]
+    Auto,
+    /// `--mode=root`: the builder is root; packages are installed in a chroot.
+    Root,
+    /// `--mode=unshare`: a user namespace (needs `/etc/subuid` entries and `newuidmap`).
+    Unshare,
+}
+
+impl AptMode {
+    /// The mode passed to mmdebstrap; [`AptMode::Auto`] resolves by the effective uid.
+    pub fn resolve(self) -> &'static str {
+        match self {
+            AptMode::Root => "root",
+            AptMode::Unshare => "unshare",
+            AptMode::Auto => {
+                // `/proc/self` belongs to the effective uid of the process reading it.
+                match fs::metadata("/proc/self") {
+                    Ok(m) if m.uid() == 0 => "root",
+                    _ => "unshare",
+                }
+            }
+        }
+    }
+}
+
+/// A Debian/Ubuntu root filesystem installed by mmdebstrap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AptPayload {
+    /// The suite mmdebstrap bootstraps (codename, e.g. `bookworm`).
+    pub suite: String,
+    /// APT sources; the first is used to bootstrap, all are written to the image.
+    pub mirrors: Vec<AptMirror>,
+    /// Package-set variant.
+    pub variant: AptVariant,
+    /// Further packages to install (`--include`).
+    pub packages: Vec<String>,
+    /// Directory of downloaded `.deb`s reused across builds; `None` downloads every time.
+    pub cache_dir: Option<PathBuf>,
+    /// Privilege mode.
+    pub mode: AptMode,
+    /// Target architecture (`--architectures`); `None` is the host's.
+    pub architecture: Option<String>,
+    /// Keyrings to verify the mirrors with (`--keyring`); empty uses the host's defaults.
+    pub keyrings: Vec<PathBuf>,
+    /// `SOURCE_DATE_EPOCH` for mmdebstrap: clamps every mtime and makes the tar reproducible.
+    pub source_date_epoch: Option<i64>,
+    /// Also keep mmdebstrap's tar stream in this file (for inspection with `tar -tv`).
+    pub keep_tar: Option<PathBuf>,
+}
+
+impl AptPayload {
+    /// A Debian `suite` from [`DEBIAN_DEFAULT_MIRROR`], component `main`, variant minbase.
+    pub fn debian(suite: impl Into<String>) -> Self {
+        let suite = suite.into();
+        AptPayload {
+            mirrors: vec![AptMirror::new(DEBIAN_DEFAULT_MIRROR, &suite, &["main"])],
+            suite,
+            variant: AptVariant::Minbase,
+            packages: Vec::new(),
+            cache_dir: None,
+            mode: AptMode::Auto,
+            architecture: None,
+            keyrings: Vec::new(),
+            source_date_epoch: None,
+            keep_tar: None,
+        }
+    }
+
+    /// An Ubuntu `suite` from [`UBUNTU_DEFAULT_MIRROR`], components `main universe`,
+    /// verified with [`UBUNTU_KEYRING`] (Debian package `ubuntu-keyring`).
+    pub fn ubuntu(suite: impl Into<String>) -> Self {
+        let suite = suite.into();
+        AptPayload {
+            mirrors: vec![AptMirror::new(
+                UBUNTU_DEFAULT_MIRROR,
+                &suite,
+                &["main", "universe"],
+            )],
+            keyrings: vec![PathBuf::from(UBUNTU_KEYRING)],
+            ..AptPayload::debian(suite)
+        }
+    }
+
+    /// The payload for a distribution id `debian-<version>` or `ubuntu-<version>`
+    /// (`debian-12` is bookworm, `ubuntu-24.04` is noble).
+    pub fn for_distro(id: &str) -> Result<Self, Error> {
+        let unknown = || Error::UnknownDistro { id: id.to_owned() };
+        let (family, version) = id.split_once('-').ok_or_else(unknown)?;
+        let suite = match (family, version) {
+            ("debian", "11") => "bullseye",
+            ("debian", "12") => "bookworm",
+            ("debian", "13") => "trixie",
+            ("ubuntu", "20.04") => "focal",
+            ("ubuntu", "22.04") => "jammy",
+            ("ubuntu", "24.04") => "noble",
+            _ => return Err(unknown()),
+        };
+        Ok(if family == "debian" {
+            AptPayload::debian(suite)
+        } else {
+            AptPayload::ubuntu(suite)
+        })
+    }
+
+    /// The mmdebstrap command line (without running it), tar output on stdout.
+    pub fn command(&self) -> Result<Command, Error> {
+        if self.mirrors.is_empty() {
+            return Err(Error::BadConfig {
+                field: "mirrors",
+                reason: "at least one mirror is needed".into(),
+            });
+        }
+        for p in &self.packages {
+            if p.is_empty() || p.contains([',', ' ', '\t', '\n']) {
+                return Err(Error::BadConfig {
+                    field: "packages",
+                    reason: format!("`{p}` is not a package name"),
+                });
+            }
+        }
+        let mut cmd = Command::new("mmdebstrap");
+        cmd.arg(format!("--mode={}", self.mode.resolve()))
+            .arg(format!("--variant={}", self.variant.as_str()))
+            .arg("--format=tar")
+            .arg("--aptopt=Acquire::Retries \"3\"");
+        if let Some(arch) = &self.architecture {
+            cmd.arg(format!("--architectures={arch}"));
+        }
+        for k in &self.keyrings {
+            cmd.arg(format!("--keyring={}", k.display()));
+        }
+        if !self.packages.is_empty() {
+            cmd.arg(format!("--include={}", self.packages.join(",")));
+        }
+        if let Some(cache) = &self.cache_dir {
+            let text = cache.to_str().filter(|t| !t.contains(char::is_whitespace));
+            let Some(text) = text else {
+                return Err(Error::BadConfig {
+                    field: "cache_dir",
+                    reason: format!(
+                        "`{}` must be UTF-8 without whitespace (mmdebstrap's sync hooks split on spaces)",
+                        cache.display()
+                    ),
+                });
+            };
+            // Keep the .debs of the essential set (normally unlinked after unpacking) so the
+            // customize hook can copy every downloaded archive back to the cache.
+            cmd.arg("--skip=essential/unlink")
+                .arg("--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/")
+                .arg(format!(
+                    "--setup-hook=sync-in {text} /var/cache/apt/archives/"
+                ))
+                .arg(format!(
+                    "--customize-hook=sync-out /var/cache/apt/archives {text}"
+                ));
+        }
+        if let Some(epoch) = self.source_date_epoch {
+            cmd.env("SOURCE_DATE_EPOCH", epoch.to_string());
+        }
+        cmd.arg(&self.suite).arg("-");
+        for m in &self.mirrors {
+            cmd.arg(m.line());
+        }
+        Ok(cmd)
+    }
+
+    /// Runs mmdebstrap and imports its tar stream into `tree` (entries already present are
+    /// replaced). On failure the error carries mmdebstrap's own reason.
+    pub fn install(&self, tree: &mut StagingTree) -> Result<TarImportStats, Error> {
+        if let Some(cache) = &self.cache_dir {
+            fs::create_dir_all(cache).map_err(|source| Error::Cache {
+                path: cache.clone(),
+                source,
+            })?;
+        }
+        let mut cmd = self.command()?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        tracing::info!(command = ?cmd, "running mmdebstrap");
+        let mut child = cmd
+            .spawn()
+            .map_err(|source| Error::ToolMissing { source })?;
+        let stderr = child.stderr.take().expect("stderr was piped");
+        let reader = thread::spawn(move || StderrLog::collect(stderr));
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let imported = match &self.keep_tar {
+            None => tree.import_tar(stdout),
+            Some(path) => {
+                let copy = fs::File::create(path).map_err(|source| crate::stage::Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                tree.import_tar(Tee {
+                    inner: stdout,
+                    copy: io::BufWriter::new(copy),
+                })
+            }
+        };
+        // Dropping the pipe (done by import_tar) makes mmdebstrap stop if the import failed.
+        let status = child
+            .wait()
+            .map_err(|source| Error::ToolMissing { source })?;
+        let log = reader.join().unwrap_or_default();
+        if !status.success() {
+            return Err(self.classify(status.to_string(), &log));
+        }
+        let stats = imported?;
+        if let Some(epoch) = self.source_date_epoch {
+            tree.manifest.clamp_mtimes(epoch);
+        }
+        Ok(stats)
+    }
+
+    /// Turns mmdebstrap's stderr into the most specific error.
+    fn classify(&self, status: String, log: &StderrLog) -> Error {
+        let message = log.summary();
+        for line in &log.errors {
+            if let Some(rest) = line.strip_prefix("E: Unable to locate package ") {
+                return Error::UnknownPackage {
+                    package: rest.trim().to_owned(),
+                    message,
+                };
+            }
+            if let Some(rest) = line.strip_prefix("E: Package '")
+                && let Some((pkg, _)) = rest.split_once('\'')
+            {
+                return Error::UnknownPackage {
+                    package: pkg.to_owned(),
+                    message,
+                };
+            }
+        }
+        const UNREACHABLE: [&str; 8] = [
+            "Failed to fetch",
+            "Could not connect",
+            "Could not resolve",
+            "Temporary failure resolving",
+            "Connection refused",
+            "does not have a Release file",
+            "No route to host",
+            "Unable to connect",
+        ];
+        if log
+            .errors
+            .iter()
+            .chain(&log.tail)
+            .any(|l| UNREACHABLE.iter().any(|m| l.contains(m)))
+        {
+            return Error::MirrorUnreachable {
+                mirrors: self
+                    .mirrors
+                    .iter()
+                    .map(AptMirror::line)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                message,
+            };
+        }
+        Error::Failed { status, message }
+    }
+}
+
+/// A reader that copies what it reads into a file.
+struct Tee<R> {
+    inner: R,
+    copy: io::BufWriter<fs::File>,
+}
+
+impl<R: io::Read> io::Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            self.copy.flush()?;
+        }
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// mmdebstrap's stderr, kept small: every `E:`/`W:` line plus the last lines.
+#[derive(Debug, Default)]
+struct StderrLog {
+    errors: Vec<String>,
+    tail: std::collections::VecDeque<String>,
+}
+
+impl StderrLog {
+    fn collect(stream: impl io::Read) -> StderrLog {
+        let mut log = StderrLog::default();
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            tracing::debug!(target: "forger::apt::mmdebstrap", "{line}");
+            if (line.starts_with("E:") || line.starts_with("W:")) && log.errors.len() < 200 {
+                log.errors.push(line.clone());
+            }
+            if log.tail.len() == STDERR_TAIL {
+                log.tail.pop_front();
+            }
+            log.tail.push_back(line);
+        }
+        log
+    }
+
+    /// The `E:` lines, or the tail when there are none.
+    fn summary(&self) -> String {
+        let errors: Vec<&str> = self
+            .errors
+            .iter()
+            .filter(|l| l.starts_with("E:"))
+            .map(String::as_str)
+            .collect();
+        if errors.is_empty() {
+            self.tail.iter().cloned().collect::<Vec<_>>().join("\n")
+        } else {
+            errors.join("\n")
+        }
+    }
+}
+
+/// The cache directory's `.deb` count and total size, for reports and tests.
+pub fn cache_contents(cache_dir: &Path) -> io::Result<(usize, u64)> {
+    let mut count = 0;
+    let mut bytes = 0;
+    for e in fs::read_dir(cache_dir)? {
+        let e = e?;
+        if e.file_name().to_string_lossy().ends_with(".deb") {
+            count += 1;
+            bytes += e.metadata()?.len();
+        }
+    }
+    Ok((count, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(cmd: &Command) -> Vec<String> {
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn command_line_carries_every_setting() {
+        let mut p = AptPayload::debian("bookworm");
+        p.mode = AptMode::Unshare;
+        p.packages = vec!["systemd-sysv".into(), "udev".into()];
+        p.cache_dir = Some("/var/cache/forger/apt".into());
+        p.source_date_epoch = Some(1_700_000_000);
+        p.mirrors.push(AptMirror::new(
+            "http://m/debian",
+            "bookworm-updates",
+            &["main"],
+        ));
+        let cmd = p.command().expect("valid");
+        let a = args(&cmd);
+        assert!(a.contains(&"--mode=unshare".to_owned()));
+        assert!(a.contains(&"--variant=minbase".to_owned()));
+        assert!(a.contains(&"--include=systemd-sysv,udev".to_owned()));
+        assert!(a.contains(
+            &"--setup-hook=sync-in /var/cache/forger/apt /var/cache/apt/archives/".to_owned()
+        ));
+        let tail: Vec<&str> = a.iter().rev().take(4).rev().map(String::as_str).collect();
+        assert_eq!(
+            tail,
+            [
+                "bookworm",
+                "-",
+                "deb http://deb.debian.org/debian bookworm main",
+                "deb http://m/debian bookworm-updates main"
+            ]
+        );
+        let env: Vec<_> = cmd.get_envs().collect();
+        assert_eq!(
+            env,
+            [(
+                std::ffi::OsStr::new("SOURCE_DATE_EPOCH"),
+                Some(std::ffi::OsStr::new("1700000000"))
+            )]
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let mut p = AptPayload::debian("bookworm");
+        p.packages = vec!["a,b".into()];
+        assert!(matches!(
+            p.command(),
+            Err(Error::BadConfig {
+                field: "packages",
+                ..
+            })
+        ));
+        let mut p = AptPayload::debian("bookworm");
+        p.cache_dir = Some("/tmp/a b".into());
+        assert!(matches!(
+            p.command(),
+            Err(Error::BadConfig {
+                field: "cache_dir",
+                ..
+            })
+        ));
+        p.mirrors.clear();
+        assert!(matches!(
+            p.command(),
+            Err(Error::BadConfig {
+                field: "mirrors",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn distro_ids_map_to_suites() {
+        assert_eq!(
+            AptPayload::for_distro("debian-12").expect("known").suite,
+            "bookworm"
+        );
+        let u = AptPayload::for_distro("ubuntu-24.04").expect("known");
+        assert_eq!(
+            u.mirrors[0].line(),
+            "deb http://archive.ubuntu.com/ubuntu noble main universe"
+        );
+        assert!(matches!(
+            AptPayload::for_distro("debian-99"),
+            Err(Error::UnknownDistro { .. })
+        ));
+    }
+
+    #[test]
+    fn stderr_is_classified() {
+        let p = AptPayload::debian("bookworm");
+        let log = StderrLog::collect(&b"I: running apt-get update...\nE: Unable to locate package nosuchpkg\nE: mmdebstrap failed\n"[..]);
+        match p.classify("exit status: 1".into(), &log) {
+            Error::UnknownPackage { package, message } => {
+                assert_eq!(package, "nosuchpkg");
+                assert!(message.contains("Unable to locate"));
+            }
+            other => panic!("wrong error {other:?}"),
+        }
+        let log = StderrLog::collect(&b"W: Failed to fetch http://127.0.0.1:9/debian/dists/bookworm/InRelease  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\nE: apt-get update failed\n"[..]);
+        assert!(matches!(
+            p.classify("exit status: 1".into(), &log),
+            Error::MirrorUnreachable { .. }
+        ));
+    }
+}

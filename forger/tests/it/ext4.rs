@@ -1,0 +1,385 @@
+//! ext4 writer against e2fsprogs' own readers: `e2fsck -fn` must find the filesystem clean and
+//! `debugfs` must show the manifest's owners, modes, times, device numbers, link targets,
+//! hard-link counts and xattrs, whatever the host files look like. Two builds (and the
+//! streamed vs. in-place paths) must be byte-identical.
+
+use std::fs;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::process::Command;
+
+use forger::fs::ext4::Ext4Writer;
+use forger::fs::{BlockDevice, Filesystem};
+use forger::seed::Seed;
+use forger::stage::{Entry, EntryKind, StagePath, StagingTree};
+use sha2::{Digest, Sha256};
+
+use crate::util::{run, run_ok};
+
+const MIB: u64 = 1 << 20;
+const EPOCH: i64 = 1_700_000_000;
+
+/// A byte range of a host file, as the disk assembler hands one to a filesystem writer.
+struct Window {
+    file: fs::File,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl Read for Window {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = (buf.len() as u64).min(self.len.saturating_sub(self.pos)) as usize;
+        self.file.seek(SeekFrom::Start(self.start + self.pos))?;
+        let got = self.file.read(&mut buf[..n])?;
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
+impl Write for Window {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.pos + buf.len() as u64 > self.len {
+            return Err(io::Error::other("write past the end of the partition"));
+        }
+        self.file.seek(SeekFrom::Start(self.start + self.pos))?;
+        let n = self.file.write(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Seek for Window {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let new = match to {
+            SeekFrom::Start(n) => n as i64,
+            SeekFrom::Current(d) => self.pos as i64 + d,
+            SeekFrom::End(d) => self.len as i64 + d,
+        };
+        if new < 0 {
+            return Err(io::Error::other("seek before the start"));
+        }
+        self.pos = new as u64;
+        Ok(self.pos)
+    }
+}
+
+impl BlockDevice for Window {
+    fn size_bytes(&self) -> u64 {
+        self.len
+    }
+}
+
+fn p(s: &str) -> StagePath {
+    StagePath::new(s).expect("valid path")
+}
+
+fn entry(kind: EntryKind, uid: u32, gid: u32, mode: u32, mtime: i64) -> Entry {
+    let mut e = Entry::new(kind, uid, gid, mode);
+    e.mtime = mtime;
+    e
+}
+
+/// A small tree with every entry kind and unusual owners and modes. `reverse` creates the
+/// host files in the opposite order, so host inode numbers and times differ between builds.
+fn synthetic_tree(root: &Path, reverse: bool) -> StagingTree {
+    let mut t = StagingTree::create(root).expect("tree");
+    let dirs = [
+        ("/etc", 0, 0, 0o755),
+        ("/home", 0, 0, 0o755),
+        ("/home/alice", 1000, 1000, 0o700),
+        ("/usr", 0, 0, 0o755),
+        ("/usr/bin", 0, 0, 0o755),
+        ("/dev", 0, 0, 0o755),
+        ("/run", 0, 0, 0o755),
+        ("/tmp", 0, 0, 0o1777),
+        ("/many", 33, 33, 0o750),
+    ];
+    for (d, u, g, m) in dirs {
+        t.ensure_dir(&p(d), u, g, m).expect("dir");
+        t.manifest.get_mut(&p(d)).expect("dir entry").mtime = EPOCH - 10;
+    }
+    let mut files: Vec<(String, u32, u32, u32, Vec<u8>)> = vec![
+        (
+            "/etc/shadow".into(),
+            0,
+            42,
+            0o640,
+            b"root:*:19000:0:99999:7:::\n".to_vec(),
+        ),
+        (
+            "/home/alice/notes".into(),
+            1000,
+            1000,
+            0o600,
+            b"hello\n".to_vec(),
+        ),
+        ("/usr/bin/ping".into(), 0, 0, 0o4755, vec![0x7f; 3000]),
+        (
+            "/usr/bin/big".into(),
+            0,
+            0,
+            0o755,
+            (0..5 * MIB as usize).map(|i| (i % 251) as u8).collect(),
+        ),
+        (
+            "/home/alice/with space".into(),
+            4_000_000_000,
+            4_000_000_001,
+            0o2710,
+            b"x".to_vec(),
+        ),
+    ];
+    for i in 0..300 {
+        files.push((
+            format!("/many/file-{i:04}"),
+            33,
+            33,
+            0o644,
+            format!("{i}\n").into_bytes(),
+        ));
+    }
+    if reverse {
+        files.reverse();
+    }
+    for (path, u, g, m, bytes) in files {
+        t.write_file(
+            &p(&path),
+            &mut &bytes[..],
+            entry(EntryKind::File, u, g, m, EPOCH - 5),
+        )
+        .expect("file");
+    }
+    t.add_hardlink(&p("/usr/bin/ping6"), &p("/usr/bin/ping"))
+        .expect("hardlink");
+    let ping = t.manifest.get_mut(&p("/usr/bin/ping")).expect("ping");
+    ping.xattrs.insert(
+        "security.capability".into(),
+        vec![
+            1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+    );
+    let specials = [
+        (
+            "/bin",
+            EntryKind::Symlink {
+                target: "usr/bin".into(),
+            },
+            0,
+            0,
+            0o777,
+        ),
+        (
+            "/dev/null",
+            EntryKind::CharDevice { major: 1, minor: 3 },
+            0,
+            0,
+            0o666,
+        ),
+        (
+            "/dev/sda",
+            EntryKind::BlockDevice { major: 8, minor: 0 },
+            0,
+            6,
+            0o660,
+        ),
+        ("/run/initctl", EntryKind::Fifo, 0, 0, 0o600),
+        ("/run/sock", EntryKind::Socket, 7, 7, 0o755),
+        (
+            "/home/alice/link",
+            EntryKind::Symlink {
+                target: "/etc/shadow".into(),
+            },
+            1000,
+            1000,
+            0o777,
+        ),
+    ];
+    for (path, kind, u, g, m) in specials {
+        t.add_special(&p(path), entry(kind, u, g, m, EPOCH - 1))
+            .expect("special");
+    }
+    t
+}
+
+fn debugfs(image: &str, request: &str) -> String {
+    run_ok(Command::new("debugfs").arg("-R").arg(request).arg(image))
+}
+
+fn field<'a>(stat: &'a str, name: &str) -> &'a str {
+    let at = stat
+        .find(name)
+        .unwrap_or_else(|| panic!("`{name}` not in debugfs output:\n{stat}"));
+    stat[at + name.len()..]
+        .split_whitespace()
+        .next()
+        .expect("a value after the field name")
+}
+
+fn sha256_range(path: &Path, start: u64, len: u64) -> String {
+    let mut f = fs::File::open(path).expect("open image");
+    f.seek(SeekFrom::Start(start)).expect("seek");
+    let mut h = Sha256::new();
+    io::copy(&mut f.take(len), &mut h).expect("hash");
+    hex::encode(h.finalize())
+}
+
+fn writer() -> Ext4Writer {
+    Ext4Writer::from_seed(&Seed::new("ext4-test/1/raw"), "root", "root", EPOCH)
+}
+
+/// Builds the tree through the `Filesystem` trait into a 64 MiB partition at 1 MiB of a disk.
+fn build_streamed(dir: &Path, name: &str, reverse: bool) -> std::path::PathBuf {
+    let tree = synthetic_tree(&dir.join(format!("{name}-stage")), reverse);
+    let disk = dir.join(format!("{name}.raw"));
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&disk)
+        .expect("disk");
+    file.set_len(66 * MIB).expect("size");
+    let mut dev = Window {
+        file,
+        start: MIB,
+        len: 64 * MIB,
+        pos: 0,
+    };
+    writer().write(&mut dev, &tree).expect("ext4 write");
+    disk
+}
+
+#[test]
+fn ext4_metadata_comes_from_the_manifest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let disk = build_streamed(dir.path(), "a", false);
+    let image = format!("{}?offset={}", disk.display(), MIB);
+
+    let out = run(Command::new("e2fsck").arg("-fn").arg(&image));
+    assert!(
+        out.status.success(),
+        "e2fsck -fn found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let w = writer();
+    let super_block = run_ok(Command::new("dumpe2fs").arg("-h").arg(&image));
+    assert!(super_block.contains(&w.uuid), "{super_block}");
+    assert!(super_block.contains(&format!("Directory Hash Seed:      {}", w.hash_seed)));
+    assert_eq!(field(&super_block, "Block size:"), "4096");
+
+    // (path, type, mode, uid, gid)
+    let expect = [
+        ("/", "directory", "0755", "0", "0"),
+        ("/etc/shadow", "regular", "0640", "0", "42"),
+        ("/home/alice", "directory", "0700", "1000", "1000"),
+        ("/home/alice/notes", "regular", "0600", "1000", "1000"),
+        (
+            "/home/alice/with space",
+            "regular",
+            "02710",
+            "4000000000",
+            "4000000001",
+        ),
+        ("/usr/bin/ping", "regular", "04755", "0", "0"),
+        ("/tmp", "directory", "01777", "0", "0"),
+        ("/bin", "symlink", "0777", "0", "0"),
+        ("/home/alice/link", "symlink", "0777", "1000", "1000"),
+        ("/dev/null", "character special", "0666", "0", "0"),
+        ("/dev/sda", "block special", "0660", "0", "6"),
+        ("/run/initctl", "FIFO", "0600", "0", "0"),
+        ("/run/sock", "socket", "0755", "7", "7"),
+        ("/many/file-0123", "regular", "0644", "33", "33"),
+    ];
+    for (path, ty, mode, uid, gid) in expect {
+        let stat = debugfs(&image, &format!("stat \"{path}\""));
+        assert!(stat.contains(&format!("Type: {ty} ")), "{path}: {stat}");
+        assert_eq!(field(&stat, "Mode:"), mode, "{path}");
+        // debugfs prints ids as signed 32-bit numbers (4000000000 shows as -294967296).
+        let id = |name| field(&stat, name).parse::<i64>().expect("numeric id") as u32;
+        assert_eq!(id("User:").to_string(), uid, "{path}");
+        assert_eq!(id("Group:").to_string(), gid, "{path}");
+    }
+    let null = debugfs(&image, "stat /dev/null");
+    assert!(null.contains("Device major/minor number: 01:03"), "{null}");
+    let sda = debugfs(&image, "stat /dev/sda");
+    assert!(sda.contains("Device major/minor number: 08:00"), "{sda}");
+    let bin = debugfs(&image, "stat /bin");
+    assert!(bin.contains("Fast link dest: \"usr/bin\""), "{bin}");
+    let ping = debugfs(&image, "stat /usr/bin/ping");
+    assert_eq!(field(&ping, "Links:"), "2");
+    let ping6 = debugfs(&image, "stat /usr/bin/ping6");
+    assert_eq!(
+        field(&ping6, "Inode:"),
+        field(&ping, "Inode:"),
+        "hard link shares the inode"
+    );
+    assert!(
+        ping.contains(&format!(" mtime: 0x{:08x}:00000000", EPOCH - 5)),
+        "{ping}"
+    );
+    assert!(ping.contains(&format!(" ctime: 0x{:08x}:00000000", EPOCH - 5)));
+    let xattrs = debugfs(&image, "ea_list /usr/bin/ping");
+    assert!(xattrs.contains("security.capability (20)"), "{xattrs}");
+    assert_eq!(debugfs(&image, "cat /home/alice/notes"), "hello\n");
+    assert_eq!(debugfs(&image, "cat /many/file-0299"), "299\n");
+    let big = Command::new("debugfs")
+        .args(["-R", "cat /usr/bin/big"])
+        .arg(&image)
+        .output()
+        .expect("debugfs cat");
+    let want: Vec<u8> = (0..5 * MIB as usize).map(|i| (i % 251) as u8).collect();
+    assert!(big.stdout == want, "5 MiB file read back differs");
+    // The bytes around the partition are untouched.
+    assert_eq!(
+        sha256_range(&disk, 0, MIB),
+        sha256_range(&disk, 65 * MIB, MIB)
+    );
+}
+
+#[test]
+fn ext4_builds_are_byte_identical() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = build_streamed(dir.path(), "a", false);
+    let b = build_streamed(dir.path(), "b", true);
+    assert_eq!(
+        sha256_range(&a, 0, 66 * MIB),
+        sha256_range(&b, 0, 66 * MIB),
+        "two builds of the same manifest differ"
+    );
+    // The in-place path (`mkfs.ext4 -E offset=` on the output file) gives the same bytes.
+    let tree = synthetic_tree(&dir.path().join("c-stage"), false);
+    let c = dir.path().join("c.raw");
+    fs::File::create(&c)
+        .and_then(|f| f.set_len(66 * MIB))
+        .expect("disk c");
+    writer()
+        .write_at(&tree, &c, MIB, 64 * MIB)
+        .expect("in-place write");
+    assert_eq!(sha256_range(&a, 0, 66 * MIB), sha256_range(&c, 0, 66 * MIB));
+}
+
+#[test]
+fn ext4_reports_a_tree_too_large_for_the_partition() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tree = StagingTree::create(dir.path().join("stage")).expect("tree");
+    let bytes = vec![0x55u8; 12 * MIB as usize];
+    tree.write_file(&p("/big"), &mut &bytes[..], Entry::file(0, 0, 0o644))
+        .expect("file");
+    let img = dir.path().join("small.img");
+    fs::File::create(&img)
+        .and_then(|f| f.set_len(8 * MIB))
+        .expect("img");
+    let err = writer()
+        .write_at(&tree, &img, 0, 8 * MIB)
+        .expect_err("12 MiB cannot fit into 8 MiB");
+    assert!(
+        matches!(err, forger::fs::ext4::Error::TooSmall { .. }),
+        "unexpected error {err:?}"
+    );
+}
