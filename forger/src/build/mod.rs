@@ -73,13 +73,12 @@ pub fn build(
     options: &BuildOptions,
     events: &mut dyn Events,
 ) -> crate::Result<BuildReport> {
+    let plan = check(image, &options.plan)?;
     let payload = match &options.rootfs {
         Some(path) => Payload::rootfs(path)?,
-        None => outputs::package_payload(image)?,
+        None => outputs::package_payload(&plan, options.cache.as_ref())?,
     };
-    let mut plan_options = options.plan.clone();
-    plan_options.payload_fingerprint = Some(payload.fingerprint()?);
-    let plan = check(image, &plan_options)?;
+    let plan = plan.with_payload_fingerprint(&payload.fingerprint()?);
     if options.output_name.is_some() && plan.targets.len() != 1 {
         return Err(Error::OutputNameAmbiguous {
             count: plan.targets.len(),
@@ -158,9 +157,12 @@ pub fn build(
         let path = if cached {
             dest
         } else {
-            let path = timed(events, &stage, target.kind.keyword(), || {
-                outputs::write(&plan, target, &tree, &dest, work.path())
+            let (path, warnings) = timed(events, &stage, target.kind.keyword(), || {
+                outputs::write(&plan, target, &mut tree, &dest)
             })?;
+            for w in warnings {
+                events.warning(w.code, &w.message);
+            }
             if let Some(c) = cache {
                 c.store_output(hash, &path)?;
             }

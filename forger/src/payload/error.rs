@@ -26,6 +26,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Stage(#[from] crate::stage::Error),
+    /// A package installer failed (its own error says why).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Installer(Box<crate::Error>),
     /// No package installer exists (yet) for the distribution.
     #[error("no package installer for {distro} is available on this host")]
     #[diagnostic(code(forger::payload::no_installer), help("{help}"))]

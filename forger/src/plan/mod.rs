@@ -280,6 +280,13 @@ impl Plan {
         Ok(plan)
     }
 
+    /// The same plan with the stage hashes recomputed for a payload given from outside the
+    /// model (its fingerprint is part of the payload stage's inputs).
+    pub fn with_payload_fingerprint(mut self, fingerprint: &str) -> Plan {
+        self.stages = self.stage_hashes(Some(fingerprint));
+        self
+    }
+
     /// The hash of stage `name`.
     pub fn stage_hash(&self, name: &str) -> Option<&str> {
         self.stages
