@@ -16,4 +16,12 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Stage(#[from] crate::stage::Error),
+    /// Writing a tar archive.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Archive(#[from] crate::archive::Error),
+    /// OCI layouts and registry transfers.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Oci(#[from] crate::oci::Error),
 }

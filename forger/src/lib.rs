@@ -11,9 +11,11 @@
 //! Every error carries a code `forger::<module>::<reason>`, printed by the CLI and emitted in
 //! `--output json` events. See [`Error`].
 
+pub mod archive;
 pub mod error;
 pub mod fs;
 pub mod model;
+pub mod oci;
 pub mod payload;
 pub mod seed;
 pub mod stage;

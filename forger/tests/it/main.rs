@@ -4,4 +4,7 @@
 //! `scripts/install-test-deps.sh` (the README's test command runs it); a missing tool fails
 //! the test with that hint rather than skipping it.
 
+mod archive;
+mod oci;
+mod registry;
 mod util;
