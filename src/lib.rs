@@ -12,7 +12,9 @@ pub fn run_tool(cmd: &mut Command) -> Output {
     let line = format!("{cmd:?}");
     match cmd.output() {
         Ok(out) => out,
-        Err(e) => panic!("could not run {line}: {e}\nInstall the test tools with scripts/install-test-deps.sh"),
+        Err(e) => panic!(
+            "could not run {line}: {e}\nInstall the test tools with scripts/install-test-deps.sh"
+        ),
     }
 }
 

@@ -31,7 +31,10 @@ WantedBy=multi-user.target
 fn mirror() -> String {
     std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("URIs:").map(|u| u.trim().to_owned())))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("URIs:").map(|u| u.trim().to_owned()))
+        })
         .unwrap_or_else(|| "http://deb.debian.org/debian".to_owned())
 }
 
@@ -69,7 +72,10 @@ fn image() -> Image {
 
 fn build_into(out: &Path, cache: &Path) -> std::path::PathBuf {
     let options = BuildOptions {
-        plan: PlanOptions { epoch: 1_700_000_000, ..Default::default() },
+        plan: PlanOptions {
+            epoch: 1_700_000_000,
+            ..Default::default()
+        },
         out_dir: out.to_path_buf(),
         skip_push: true,
         output_name: None,
@@ -95,16 +101,43 @@ fn debian_qcow2_boots_with_overlays_and_users_and_rebuilds_identically() {
     std::fs::create_dir_all(&cache_b).unwrap();
     std::os::unix::fs::symlink(cache_a.join("apt-archives"), cache_b.join("apt-archives")).unwrap();
     let again = build_into(&dir.path().join("out-b"), &cache_b);
-    let (a, b) = (std::fs::read(&qcow2).unwrap(), std::fs::read(&again).unwrap());
+    let (a, b) = (
+        std::fs::read(&qcow2).unwrap(),
+        std::fs::read(&again).unwrap(),
+    );
     assert!(a == b, "two builds with the same package cache differ");
 
     let vars = dir.path().join("vars.fd");
     std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).unwrap();
     let mut qemu = Command::new("timeout");
-    qemu.args(["300", "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-smp", "2", "-m", "1024", "-nographic", "-no-reboot", "-net", "none"])
-        .arg("-drive").arg("if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd")
-        .arg("-drive").arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()))
-        .arg("-drive").arg(format!("if=virtio,format=qcow2,file={},snapshot=on", qcow2.display()));
+    qemu.args([
+        "300",
+        "qemu-system-x86_64",
+        "-machine",
+        "q35",
+        "-accel",
+        "tcg",
+        "-smp",
+        "2",
+        "-m",
+        "1024",
+        "-nographic",
+        "-no-reboot",
+        "-net",
+        "none",
+    ])
+    .arg("-drive")
+    .arg("if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd")
+    .arg("-drive")
+    .arg(format!(
+        "if=pflash,format=raw,unit=1,file={}",
+        vars.display()
+    ))
+    .arg("-drive")
+    .arg(format!(
+        "if=virtio,format=qcow2,file={},snapshot=on",
+        qcow2.display()
+    ));
     let markers = ["FORGER-MARKER-BOOTED", "OWN=", "login:"];
     let log = watch_console(&mut qemu, &markers, Duration::from_secs(280));
     let keep = std::env::temp_dir().join("forger-debian-boot.log");
@@ -116,6 +149,11 @@ fn debian_qcow2_boots_with_overlays_and_users_and_rebuilds_identically() {
         keep.display(),
         &log.text[log.text.len().saturating_sub(3000)..]
     );
-    assert!(log.text.contains("ID=uid=1500(testuser) gid=1500(testuser) groups=1500(testuser),4(adm)"), "{}", log.text);
+    assert!(
+        log.text
+            .contains("ID=uid=1500(testuser) gid=1500(testuser) groups=1500(testuser),4(adm)"),
+        "{}",
+        log.text
+    );
     assert!(log.text.contains("OWN=testuser:adm 640"), "{}", log.text);
 }

@@ -52,4 +52,12 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Boot(#[from] crate::boot::Error),
+    /// Writing a tar archive.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Archive(#[from] crate::archive::Error),
+    /// OCI layouts and registry transfers.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Oci(#[from] crate::oci::Error),
 }

@@ -11,6 +11,7 @@
 //! Every error carries a code `forger::<module>::<reason>`, printed by the CLI and emitted in
 //! `--output json` events. See [`Error`].
 
+pub mod archive;
 pub mod boot;
 pub mod build;
 pub mod cache;
@@ -19,6 +20,7 @@ pub mod disk;
 pub mod error;
 pub mod fs;
 pub mod model;
+pub mod oci;
 pub mod payload;
 pub mod plan;
 pub mod seed;

@@ -32,7 +32,11 @@ pub(crate) fn package_payload(plan: &Plan, cache: Option<&Cache>) -> crate::Resu
                     .iter()
                     .map(|m| {
                         let comps: Vec<&str> = m.components.iter().map(String::as_str).collect();
-                        AptMirror::new(&m.url, &m.suite, if comps.is_empty() { &["main"] } else { &comps })
+                        AptMirror::new(
+                            &m.url,
+                            &m.suite,
+                            if comps.is_empty() { &["main"] } else { &comps },
+                        )
                     })
                     .collect();
                 apt.suite = plan.repositories.apt_mirrors[0].suite.clone();
@@ -53,7 +57,11 @@ pub(crate) fn package_payload(plan: &Plan, cache: Option<&Cache>) -> crate::Resu
 
 impl PayloadSource for AptPayload {
     fn describe(&self) -> String {
-        format!("mmdebstrap {} ({} packages)", self.suite, self.packages.len())
+        format!(
+            "mmdebstrap {} ({} packages)",
+            self.suite,
+            self.packages.len()
+        )
     }
 
     /// The plan already hashes suite, mirrors and packages; this names the installer.
@@ -62,7 +70,8 @@ impl PayloadSource for AptPayload {
     }
 
     fn install(&self, tree: &mut StagingTree) -> Result<(), payload::Error> {
-        AptPayload::install(self, tree).map_err(|e| payload::Error::Installer(Box::new(e.into())))?;
+        AptPayload::install(self, tree)
+            .map_err(|e| payload::Error::Installer(Box::new(e.into())))?;
         Ok(())
     }
 }
@@ -152,7 +161,9 @@ fn write_disk(
             let layout = Layout::linux(d.disk_size.as_bytes(), esp_size, sector, false)?;
             let (esp_index, root_index) = (
                 layout.index_of("esp").expect("the Linux layout has an ESP"),
-                layout.index_of("root").expect("the Linux layout has a root partition"),
+                layout
+                    .index_of("root")
+                    .expect("the Linux layout has a root partition"),
             );
             let ext4 = Ext4Writer::from_seed(seed, "root", "root", plan.epoch);
             let entry_id = plan.distro.to_string();
@@ -162,7 +173,10 @@ fn write_disk(
                 .with_label("ESP");
             write_fstab(
                 tree,
-                &[FstabEntry::ext4_root(&ext4.uuid), FstabEntry::esp(esp.volume_id(), "/boot/efi")],
+                &[
+                    FstabEntry::ext4_root(&ext4.uuid),
+                    FstabEntry::esp(esp.volume_id(), "/boot/efi"),
+                ],
                 plan.epoch,
             )?;
             let contents = [
@@ -175,7 +189,14 @@ fn write_disk(
                     filesystem: &ext4,
                 },
             ];
-            disk::write(&layout, &contents, tree, dest, &WriteOptions::new(format), seed)?;
+            disk::write(
+                &layout,
+                &contents,
+                tree,
+                dest,
+                &WriteOptions::new(format),
+                seed,
+            )?;
         }
         FsKind::Zfs => {
             return Err(Error::UnsupportedTarget {

@@ -5,8 +5,11 @@
 //! the test with that hint rather than skipping it.
 
 mod apt;
+mod archive;
 mod disk;
 mod ext4;
 mod linux_boot;
+mod oci;
+mod registry;
 mod stage;
 mod util;
