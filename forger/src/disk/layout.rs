@@ -236,7 +236,7 @@ impl Layout {
             let start = spec
                 .start
                 .unwrap_or_else(|| next_byte.div_ceil(alignment) * alignment);
-            if start % alignment != 0 {
+            if !start.is_multiple_of(alignment) {
                 return Err(Error::UnalignedPartition {
                     number,
                     name: spec.name,
@@ -248,7 +248,7 @@ impl Layout {
             let first_lba = start / ss64;
             let sectors = match spec.size {
                 Size::Bytes(b) => {
-                    if b % ss64 != 0 {
+                    if !b.is_multiple_of(ss64) {
                         return Err(Error::UnalignedPartition {
                             number,
                             name: spec.name,
@@ -324,7 +324,7 @@ impl Layout {
                         + geometry.tail_bytes(),
                 });
             }
-            if (p.first_lba * ss64) % alignment != 0 {
+            if !(p.first_lba * ss64).is_multiple_of(alignment) {
                 return Err(Error::UnalignedPartition {
                     number: p.number,
                     name: p.name.clone(),
@@ -452,7 +452,7 @@ fn check_sector_size(size: u32) -> Result<u32, Error> {
 }
 
 fn check_disk_size(size: u64, sector_size: u32) -> Result<(), Error> {
-    if size % u64::from(sector_size) != 0 {
+    if !size.is_multiple_of(u64::from(sector_size)) {
         return Err(Error::UnalignedDiskSize { size, sector_size });
     }
     // Protective MBR, two headers and two arrays, at the very least.

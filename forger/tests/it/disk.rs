@@ -4,7 +4,7 @@
 //! fields, and bad input.
 
 use std::fs;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::SeekFrom;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -308,11 +308,21 @@ fn disk_layouts_pass_sgdisk_and_sfdisk() {
     }
 }
 
+/// Copies `len` bytes at `start` of `img` to `to`, leaving zero blocks as holes.
 fn extract(img: &Path, start: u64, len: u64, to: &Path) {
-    let mut src = fs::File::open(img).expect("open");
-    src.seek(SeekFrom::Start(start)).expect("seek");
-    let mut dst = fs::File::create(to).expect("create");
-    std::io::copy(&mut src.take(len), &mut dst).expect("copy");
+    let src = fs::File::open(img).expect("open");
+    let dst = fs::File::create(to).expect("create");
+    dst.set_len(len).expect("len");
+    let mut buf = vec![0u8; 1 << 16];
+    let mut off = 0;
+    while off < len {
+        let n = buf.len().min((len - off) as usize);
+        src.read_exact_at(&mut buf[..n], start + off).expect("read");
+        if buf[..n].iter().any(|&b| b != 0) {
+            dst.write_all_at(&buf[..n], off).expect("write");
+        }
+        off += n as u64;
+    }
 }
 
 fn mtools(cmd: &str) -> Command {
@@ -334,7 +344,7 @@ fn disk_esp_passes_fsck_fat_and_mtools() {
         (4096, 256 * MIB, "FAT16"),
     ] {
         let what = format!("{kind} at {ss}");
-        let layout = Layout::illumos(1024 * MIB, esp_size, ss).expect("layout");
+        let layout = Layout::illumos(esp_size + 160 * MIB, esp_size, ss).expect("layout");
         let mut files = illumos_esp_files(&tree).expect("loaders");
         files.push(EspFile {
             path: "EFI/forger/deep/dir/config.txt".into(),
@@ -366,12 +376,23 @@ fn disk_esp_passes_fsck_fat_and_mtools() {
         let text = String::from_utf8_lossy(&fsck.stdout).into_owned()
             + &String::from_utf8_lossy(&fsck.stderr);
         assert!(fsck.status.success(), "{what}: fsck.fat -n failed:\n{text}");
-        assert!(
-            text.contains(&format!("FAT{}", &kind[3..]))
-                || text.contains("32 bit")
-                || text.contains("16 bit"),
-            "{what}: fsck.fat -v output:\n{text}"
-        );
+        if std::env::var_os("FORGER_SHOW_FSCK").is_some() {
+            eprintln!("{what}:\n{text}");
+        }
+        // fsck.fat exits 0 after some fixable findings too; it must report none.
+        let findings: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                let l = l.to_lowercase();
+                [
+                    "wrong", "dirty", "differ", "lost", "bad", "invalid", "unused",
+                ]
+                .iter()
+                .any(|w| l.contains(w))
+                    && !l.starts_with("checking")
+            })
+            .collect();
+        assert!(findings.is_empty(), "{what}: fsck.fat -n findings:\n{text}");
         let blkid = run_ok(
             Command::new("blkid")
                 .arg("-p")
@@ -550,7 +571,7 @@ fn disk_builds_are_byte_identical() {
         let dir = tmp.path().join(format!("round{round}"));
         fs::create_dir_all(&dir).expect("dir");
         let tree = illumos_tree(&dir, true);
-        let layout = Layout::illumos(1024 * MIB, 64 * MIB, 512).expect("layout");
+        let layout = Layout::illumos(192 * MIB, 64 * MIB, 512).expect("layout");
         let esp = Esp::new(illumos_esp_files(&tree).expect("loaders"), 512, &seed)
             .with_epoch(1_700_000_000);
         let pattern = Pattern { tag: 9 };
