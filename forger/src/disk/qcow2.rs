@@ -29,7 +29,7 @@ const COMPRESSED: u64 = 1 << 62;
 const CSIZE_SHIFT: u32 = 62 - (CLUSTER_BITS - 8);
 const INCOMPAT_COMPRESSION_TYPE: u64 = 1 << 3;
 /// Clusters read, checked and compressed together.
-const BATCH: u64 = 64;
+const BATCH: u64 = 128;
 /// Buffered output before it is written.
 const FLUSH_AT: usize = 8 << 20;
 
