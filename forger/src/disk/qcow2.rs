@@ -8,10 +8,12 @@
 //! region that holds data, then data clusters in guest order. Memory stays bounded whatever
 //! the disk size: one L2 table, one refcount block, one batch of clusters and its output.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::{Arc, Mutex, mpsc};
 
 use super::Error;
 
@@ -29,7 +31,7 @@ const COMPRESSED: u64 = 1 << 62;
 const CSIZE_SHIFT: u32 = 62 - (CLUSTER_BITS - 8);
 const INCOMPAT_COMPRESSION_TYPE: u64 = 1 << 3;
 /// Clusters read, checked and compressed together.
-const BATCH: u64 = 128;
+const BATCH: u64 = 32;
 /// Buffered output before it is written.
 const FLUSH_AT: usize = 8 << 20;
 
@@ -122,8 +124,9 @@ pub fn convert(
     out.write_all_at(&table, rt_off).map_err(werr(rt_off))?;
     drop(table);
 
-    // Pass 2: stream the data.
-    let mut stream = DataStream {
+    // Pass 2: stream the data. This thread reads batches in guest order, workers check and
+    // compress them, and a writer thread puts the results back in order and appends them.
+    let stream = DataStream {
         out,
         refs,
         compression,
@@ -132,68 +135,71 @@ pub fn convert(
         pending_off: data_start,
         stats: Qcow2Stats::default(),
     };
-    let mut l1 = vec![0u64; l1_entries as usize];
-    let mut l2 = vec![0u64; L2_ENTRIES as usize];
-    let mut region: Option<u64> = None;
-    let mut next_l2_slot = l2_off;
-    let mut inbuf = vec![0u8; (BATCH * CLUSTER) as usize];
-    let threads = std::thread::available_parallelism()
+    let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
         .clamp(1, 8);
-    let flush_l2 = |l2: &mut Vec<u64>, slot: u64| -> Result<(), Error> {
-        let bytes: Vec<u8> = l2.iter().flat_map(|e| e.to_be_bytes()).collect();
-        out.write_all_at(&bytes, slot).map_err(werr(slot))?;
-        l2.iter_mut().for_each(|e| *e = 0);
-        Ok(())
-    };
-    let mut failure: Option<Error> = None;
-    let walk = for_each_run(raw, virtual_size, |c0, c1| {
-        let mut c = c0;
-        while c < c1 {
-            let r = c / L2_ENTRIES;
-            if region != Some(r) {
-                if let Some(prev) = region {
-                    if let Err(e) = flush_l2(&mut l2, next_l2_slot) {
-                        failure = Some(e);
-                        return Err(io::Error::other("qcow2 write failed"));
-                    }
-                    l1[prev as usize] = next_l2_slot | COPIED;
-                    next_l2_slot += CLUSTER;
-                }
-                region = Some(r);
-            }
-            let end = c1.min((r + 1) * L2_ENTRIES).min(c + BATCH);
-            let n = (end - c) as usize;
-            let off = c * CLUSTER;
-            let len = ((end * CLUSTER).min(virtual_size) - off) as usize;
-            let buf = &mut inbuf[..n * CLUSTER_USIZE];
-            raw.read_exact_at(&mut buf[..len], off)?;
-            buf[len..].iter_mut().for_each(|b| *b = 0);
-            let blobs = encode_batch(buf, compression, threads);
-            for (i, blob) in blobs.into_iter().enumerate() {
-                let idx = ((c + i as u64) % L2_ENTRIES) as usize;
-                match stream.push(blob, &buf[i * CLUSTER_USIZE..(i + 1) * CLUSTER_USIZE]) {
-                    Ok(entry) => l2[idx] = entry,
-                    Err(e) => {
-                        failure = Some(e);
-                        return Err(io::Error::other("qcow2 write failed"));
+    let (l1, stats) = std::thread::scope(|s| -> Result<(Vec<u64>, Qcow2Stats), Error> {
+        let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let (done_tx, done_rx) = mpsc::sync_channel::<Done>(workers);
+        for _ in 0..workers {
+            let job_rx = Arc::clone(&job_rx);
+            let done_tx = done_tx.clone();
+            s.spawn(move || {
+                loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    let blobs = job
+                        .buf
+                        .chunks(CLUSTER_USIZE)
+                        .map(|c| encode(c, compression))
+                        .collect();
+                    let done = Done {
+                        seq: job.seq,
+                        first: job.first,
+                        buf: job.buf,
+                        blobs,
+                    };
+                    if done_tx.send(done).is_err() {
+                        return;
                     }
                 }
-            }
-            c = end;
+            });
         }
-        Ok(())
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    walk.map_err(rerr(0))?;
-    if let Some(prev) = region {
-        flush_l2(&mut l2, next_l2_slot)?;
-        l1[prev as usize] = next_l2_slot | COPIED;
-    }
-    let stats = stream.finish()?;
+        drop(job_rx);
+        drop(done_tx);
+        let writer = s.spawn(move || write_in_order(done_rx, stream, l1_entries, l2_off));
+
+        let mut seq = 0u64;
+        let walk = for_each_run(raw, virtual_size, |c0, c1| {
+            let mut c = c0;
+            while c < c1 {
+                let r = c / L2_ENTRIES;
+                let end = c1.min((r + 1) * L2_ENTRIES).min(c + BATCH);
+                let off = c * CLUSTER;
+                let len = ((end * CLUSTER).min(virtual_size) - off) as usize;
+                let mut buf = vec![0u8; ((end - c) * CLUSTER) as usize];
+                raw.read_exact_at(&mut buf[..len], off)?;
+                let job = Job { seq, first: c, buf };
+                if job_tx.send(job).is_err() {
+                    // The writer failed and the workers are gone; its error is reported.
+                    return Err(io::Error::other("qcow2 writer stopped"));
+                }
+                seq += 1;
+                c = end;
+            }
+            Ok(())
+        });
+        drop(job_tx);
+        let written = writer.join().expect("the qcow2 writer does not panic");
+        let result = written?;
+        walk.map_err(rerr(0))?;
+        Ok(result)
+    })?;
 
     let l1_bytes: Vec<u8> = l1.iter().flat_map(|e| e.to_be_bytes()).collect();
     out.write_all_at(&l1_bytes, l1_off).map_err(werr(l1_off))?;
@@ -248,6 +254,63 @@ fn header(
     h
 }
 
+/// A batch of guest clusters read from the raw disk.
+struct Job {
+    seq: u64,
+    first: u64,
+    buf: Vec<u8>,
+}
+
+/// A batch after checking and compression.
+struct Done {
+    seq: u64,
+    first: u64,
+    buf: Vec<u8>,
+    blobs: Vec<Blob>,
+}
+
+/// The writer thread: takes finished batches in sequence order, appends them to the data
+/// area, fills one L2 table at a time and writes it to its slot when its region is done.
+fn write_in_order(
+    done: mpsc::Receiver<Done>,
+    mut stream: DataStream<'_>,
+    l1_entries: u64,
+    l2_off: u64,
+) -> Result<(Vec<u64>, Qcow2Stats), Error> {
+    let mut l1 = vec![0u64; l1_entries as usize];
+    let mut l2 = vec![0u64; L2_ENTRIES as usize];
+    let mut region: Option<u64> = None;
+    let mut slot = l2_off;
+    let mut waiting: BTreeMap<u64, Done> = BTreeMap::new();
+    let mut next = 0u64;
+    for d in done {
+        waiting.insert(d.seq, d);
+        while let Some(d) = waiting.remove(&next) {
+            next += 1;
+            for (i, blob) in d.blobs.into_iter().enumerate() {
+                let c = d.first + i as u64;
+                let r = c / L2_ENTRIES;
+                if region != Some(r) {
+                    if let Some(prev) = region {
+                        stream.write_l2(&mut l2, slot)?;
+                        l1[prev as usize] = slot | COPIED;
+                        slot += CLUSTER;
+                    }
+                    region = Some(r);
+                }
+                let raw = &d.buf[i * CLUSTER_USIZE..(i + 1) * CLUSTER_USIZE];
+                l2[(c % L2_ENTRIES) as usize] = stream.push(blob, raw)?;
+            }
+        }
+    }
+    if let Some(prev) = region {
+        stream.write_l2(&mut l2, slot)?;
+        l1[prev as usize] = slot | COPIED;
+    }
+    let stats = stream.finish()?;
+    Ok((l1, stats))
+}
+
 /// How one guest cluster is stored.
 enum Blob {
     /// All zeros: left unallocated.
@@ -256,25 +319,6 @@ enum Blob {
     Plain,
     /// Stored compressed.
     Packed(Vec<u8>),
-}
-
-/// Checks and (optionally) compresses a batch of clusters on `threads` threads.
-fn encode_batch(buf: &[u8], compression: Compression, threads: usize) -> Vec<Blob> {
-    let clusters: Vec<&[u8]> = buf.chunks(CLUSTER_USIZE).collect();
-    if compression == Compression::None || threads == 1 {
-        return clusters.iter().map(|c| encode(c, compression)).collect();
-    }
-    let per = clusters.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = clusters
-            .chunks(per)
-            .map(|part| s.spawn(move || part.iter().map(|c| encode(c, compression)).collect()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| -> Vec<Blob> { h.join().expect("compression threads do not panic") })
-            .collect()
-    })
 }
 
 fn encode(cluster: &[u8], compression: Compression) -> Blob {
@@ -356,6 +400,16 @@ impl DataStream<'_> {
                 Ok(COMPRESSED | ((sectors - 1) << CSIZE_SHIFT) | off)
             }
         }
+    }
+
+    /// Writes a finished L2 table to its slot and clears it for the next region.
+    fn write_l2(&mut self, l2: &mut [u64], slot: u64) -> Result<(), Error> {
+        let bytes: Vec<u8> = l2.iter().flat_map(|e| e.to_be_bytes()).collect();
+        self.out
+            .write_all_at(&bytes, slot)
+            .map_err(Error::io("qcow2 L2 table", slot))?;
+        l2.iter_mut().for_each(|e| *e = 0);
+        Ok(())
     }
 
     fn pad_to(&mut self, off: u64) -> Result<(), Error> {
