@@ -31,9 +31,9 @@ const COMPRESSED: u64 = 1 << 62;
 const CSIZE_SHIFT: u32 = 62 - (CLUSTER_BITS - 8);
 const INCOMPAT_COMPRESSION_TYPE: u64 = 1 << 3;
 /// Clusters read, checked and compressed together.
-const BATCH: u64 = 32;
+const BATCH: u64 = 16;
 /// Buffered output before it is written.
-const FLUSH_AT: usize = 8 << 20;
+const FLUSH_AT: usize = 4 << 20;
 
 /// Per-cluster compression of a QCOW2 image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -143,10 +143,13 @@ pub fn convert(
         let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers);
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (done_tx, done_rx) = mpsc::sync_channel::<Done>(workers);
+        // Batch buffers go back to the reader once written, so memory stays flat.
+        let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
         for _ in 0..workers {
             let job_rx = Arc::clone(&job_rx);
             let done_tx = done_tx.clone();
             s.spawn(move || {
+                let mut encoder = Encoder::new(compression);
                 loop {
                     let job = match job_rx.lock() {
                         Ok(rx) => rx.recv(),
@@ -156,7 +159,7 @@ pub fn convert(
                     let blobs = job
                         .buf
                         .chunks(CLUSTER_USIZE)
-                        .map(|c| encode(c, compression))
+                        .map(|c| encoder.encode(c))
                         .collect();
                     let done = Done {
                         seq: job.seq,
@@ -172,7 +175,7 @@ pub fn convert(
         }
         drop(job_rx);
         drop(done_tx);
-        let writer = s.spawn(move || write_in_order(done_rx, stream, l1_entries, l2_off));
+        let writer = s.spawn(move || write_in_order(done_rx, free_tx, stream, l1_entries, l2_off));
 
         let mut seq = 0u64;
         let walk = for_each_run(raw, virtual_size, |c0, c1| {
@@ -182,7 +185,9 @@ pub fn convert(
                 let end = c1.min((r + 1) * L2_ENTRIES).min(c + BATCH);
                 let off = c * CLUSTER;
                 let len = ((end * CLUSTER).min(virtual_size) - off) as usize;
-                let mut buf = vec![0u8; ((end - c) * CLUSTER) as usize];
+                let mut buf = free_rx.try_recv().unwrap_or_default();
+                buf.clear();
+                buf.resize(((end - c) * CLUSTER) as usize, 0);
                 raw.read_exact_at(&mut buf[..len], off)?;
                 let job = Job { seq, first: c, buf };
                 if job_tx.send(job).is_err() {
@@ -273,6 +278,7 @@ struct Done {
 /// area, fills one L2 table at a time and writes it to its slot when its region is done.
 fn write_in_order(
     done: mpsc::Receiver<Done>,
+    free: mpsc::Sender<Vec<u8>>,
     mut stream: DataStream<'_>,
     l1_entries: u64,
     l2_off: u64,
@@ -301,6 +307,8 @@ fn write_in_order(
                 let raw = &d.buf[i * CLUSTER_USIZE..(i + 1) * CLUSTER_USIZE];
                 l2[(c % L2_ENTRIES) as usize] = stream.push(blob, raw)?;
             }
+            // The reader may have finished; then the buffer is simply dropped.
+            let _ = free.send(d.buf);
         }
     }
     if let Some(prev) = region {
@@ -321,29 +329,52 @@ enum Blob {
     Packed(Vec<u8>),
 }
 
-fn encode(cluster: &[u8], compression: Compression) -> Blob {
-    if is_zero(cluster) {
-        return Blob::Zero;
-    }
-    let packed = match compression {
-        Compression::None => None,
-        Compression::Zlib => deflate(cluster),
-        Compression::Zstd => zstd::bulk::compress(cluster, 3).ok(),
-    };
-    match packed {
-        // Only worth it when it saves at least a sector.
-        Some(p) if p.len() + 512 <= CLUSTER_USIZE => Blob::Packed(p),
-        _ => Blob::Plain,
-    }
+/// One worker's compressor, kept across clusters so its state is allocated once.
+enum Encoder {
+    None,
+    Zlib(Box<flate2::Compress>),
+    Zstd(Box<zstd::bulk::Compressor<'static>>),
 }
 
-/// Raw deflate with the 4 KiB window QEMU's reader expects (`inflateInit2(-12)`).
-fn deflate(data: &[u8]) -> Option<Vec<u8>> {
-    let mut c = flate2::Compress::new_with_window_bits(flate2::Compression::default(), false, 12);
-    let mut out = Vec::with_capacity(data.len());
-    match c.compress_vec(data, &mut out, flate2::FlushCompress::Finish) {
-        Ok(flate2::Status::StreamEnd) => Some(out),
-        _ => None,
+impl Encoder {
+    fn new(compression: Compression) -> Encoder {
+        match compression {
+            Compression::None => Encoder::None,
+            // Raw deflate with the 4 KiB window QEMU's reader expects (`inflateInit2(-12)`).
+            Compression::Zlib => Encoder::Zlib(Box::new(flate2::Compress::new_with_window_bits(
+                flate2::Compression::default(),
+                false,
+                12,
+            ))),
+            Compression::Zstd => match zstd::bulk::Compressor::new(3) {
+                Ok(c) => Encoder::Zstd(Box::new(c)),
+                // Without a context every cluster is stored as is, which is still valid.
+                Err(_) => Encoder::None,
+            },
+        }
+    }
+
+    fn encode(&mut self, cluster: &[u8]) -> Blob {
+        if is_zero(cluster) {
+            return Blob::Zero;
+        }
+        let packed = match self {
+            Encoder::None => None,
+            Encoder::Zlib(c) => {
+                c.reset();
+                let mut out = Vec::with_capacity(CLUSTER_USIZE);
+                match c.compress_vec(cluster, &mut out, flate2::FlushCompress::Finish) {
+                    Ok(flate2::Status::StreamEnd) => Some(out),
+                    _ => None,
+                }
+            }
+            Encoder::Zstd(c) => c.compress(cluster).ok(),
+        };
+        match packed {
+            // Only worth it when it saves at least a sector.
+            Some(p) if p.len() + 512 <= CLUSTER_USIZE => Blob::Packed(p),
+            _ => Blob::Plain,
+        }
     }
 }
 
