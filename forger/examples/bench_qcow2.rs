@@ -1,7 +1,8 @@
 //! Benchmark of our QCOW2 writer against `qemu-img convert -O qcow2` on the same sparse raw
 //! disk: 4 GiB virtual, 1 GiB of data (half incompressible noise, half text, in 64 MiB pieces
 //! spread over the disk), plain, zlib and zstd. Prints both times side by side and our peak
-//! RSS (VmHWM, reset before each of our runs through `/proc/self/clear_refs`).
+//! RSS (VmHWM, reset before each of our runs through `/proc/self/clear_refs`), and the CPU
+//! seconds each used (on a shared machine wall time says more about the neighbours).
 //!
 //! Run: `cargo run --release -p forger --example bench_qcow2 [-- DIR]` (DIR defaults to a
 //! temporary directory; it needs about 3 GiB free).
@@ -30,8 +31,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     make_raw(&raw)?;
     println!("raw: 4 GiB virtual, 1 GiB data at {}", raw.display());
     println!(
-        "{:<6} {:>10} {:>10} {:>7} {:>12} {:>12} {:>10}",
-        "mode", "ours s", "qemu s", "ratio", "ours bytes", "qemu bytes", "peak RSS"
+        "{:<6} {:>8} {:>8} {:>6} {:>9} {:>9} {:>11} {:>11} {:>9}",
+        "mode",
+        "ours s",
+        "qemu s",
+        "ratio",
+        "ours cpu",
+        "qemu cpu",
+        "ours bytes",
+        "qemu bytes",
+        "peak RSS"
     );
     for (name, compression, qemu_args) in [
         ("plain", Compression::None, vec![]),
@@ -45,10 +54,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let ours = dir.join(format!("ours-{name}.qcow2"));
         let theirs = dir.join(format!("qemu-{name}.qcow2"));
         reset_peak_rss();
+        let (cpu0, child0) = cpu_seconds();
         let t = Instant::now();
         raw_to_qcow2(&raw, &ours, compression)?;
         let ours_s = t.elapsed().as_secs_f64();
         let rss = peak_rss_kib();
+        let (cpu1, _) = cpu_seconds();
 
         let t = Instant::now();
         let status = Command::new("qemu-img")
@@ -58,6 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .arg(&theirs)
             .status()?;
         let qemu_s = t.elapsed().as_secs_f64();
+        let (_, child1) = cpu_seconds();
         if !status.success() {
             return Err(format!("qemu-img convert failed: {status}").into());
         }
@@ -70,11 +82,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("our {name} QCOW2 differs from the raw disk").into());
         }
         println!(
-            "{:<6} {:>10.2} {:>10.2} {:>7.2} {:>12} {:>12} {:>7} MiB",
+            "{:<6} {:>8.2} {:>8.2} {:>6.2} {:>9.2} {:>9.2} {:>11} {:>11} {:>5} MiB",
             name,
             ours_s,
             qemu_s,
             ours_s / qemu_s,
+            cpu1 - cpu0,
+            child1 - child0,
             fs::metadata(&ours)?.len(),
             fs::metadata(&theirs)?.len(),
             rss / 1024
@@ -112,6 +126,20 @@ fn make_raw(path: &Path) -> std::io::Result<()> {
         }
     }
     f.sync_all()
+}
+
+/// CPU seconds (user + system) of this process and of its waited-for children, from
+/// `/proc/self/stat` (fields 14–17, in clock ticks of 1/100 s).
+fn cpu_seconds() -> (f64, f64) {
+    let stat = fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    // After the command name, field 3 is at index 0, so utime (14) is at index 11.
+    let get = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
+    (get(11) + get(12), get(13) + get(14))
 }
 
 /// Resets VmHWM to the current RSS (Linux `clear_refs` value 5).

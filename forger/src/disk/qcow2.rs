@@ -143,8 +143,14 @@ pub fn convert(
         let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers);
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (done_tx, done_rx) = mpsc::sync_channel::<Done>(workers);
-        // Batch buffers go back to the reader once written, so memory stays flat.
+        // A fixed pool of batch buffers goes round reader → worker → writer → reader, which
+        // bounds the batches in flight (and so memory) however unevenly the workers run.
         let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+        for _ in 0..2 * workers + 2 {
+            free_tx
+                .send(Vec::with_capacity((BATCH * CLUSTER) as usize))
+                .expect("the receiver is alive");
+        }
         for _ in 0..workers {
             let job_rx = Arc::clone(&job_rx);
             let done_tx = done_tx.clone();
@@ -185,7 +191,10 @@ pub fn convert(
                 let end = c1.min((r + 1) * L2_ENTRIES).min(c + BATCH);
                 let off = c * CLUSTER;
                 let len = ((end * CLUSTER).min(virtual_size) - off) as usize;
-                let mut buf = free_rx.try_recv().unwrap_or_default();
+                let Ok(mut buf) = free_rx.recv() else {
+                    // The writer failed and dropped the pool; its error is reported.
+                    return Err(io::Error::other("qcow2 writer stopped"));
+                };
                 buf.clear();
                 buf.resize(((end - c) * CLUSTER) as usize, 0);
                 raw.read_exact_at(&mut buf[..len], off)?;
@@ -307,7 +316,7 @@ fn write_in_order(
                 let raw = &d.buf[i * CLUSTER_USIZE..(i + 1) * CLUSTER_USIZE];
                 l2[(c % L2_ENTRIES) as usize] = stream.push(blob, raw)?;
             }
-            // The reader may have finished; then the buffer is simply dropped.
+            // Back to the pool; once the reader has finished nobody takes it.
             let _ = free.send(d.buf);
         }
     }
