@@ -354,7 +354,10 @@ fn disk_esp_passes_fsck_fat_and_mtools() {
             path: "loader.conf".into(),
             source: EspSource::Bytes(Vec::new()),
         });
-        let esp = Esp::new(files, ss, &seed).with_epoch(1_700_000_000);
+        let (start, len) = layout.byte_range(0).expect("esp");
+        let esp = Esp::new(files, ss, &seed)
+            .with_epoch(1_700_000_000)
+            .with_partition_offset(start);
         assert_eq!(esp.plan(esp_size).expect("plan"), kind, "{what}");
         let out = tmp.path().join(format!("esp-{ss}-{esp_size}.raw"));
         disk::write(
@@ -369,7 +372,6 @@ fn disk_esp_passes_fsck_fat_and_mtools() {
             &seed,
         )
         .expect("write");
-        let (start, len) = layout.byte_range(0).expect("esp");
         let part = tmp.path().join(format!("esp-{ss}-{esp_size}.fat"));
         extract(&out, start, len, &part);
         let fsck = run(Command::new("fsck.fat").arg("-n").arg("-v").arg(&part));
@@ -774,4 +776,67 @@ fn disk_bad_input_is_refused_before_writing() {
     }
     let n = fs::read_dir(tmp.path()).expect("ls").count();
     assert_eq!(n, 1, "only the staging dir may exist");
+}
+
+/// The readers used above do catch damage: a flipped byte in the primary partition array
+/// makes `sgdisk -v` report a problem, and a cleared refcount makes `qemu-img check` fail.
+#[test]
+fn disk_checks_catch_corruption() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tree = StagingTree::create(tmp.path().join("stage")).expect("tree");
+    let seed = Seed::new("corrupt");
+    let layout = Layout::linux(256 * MIB, 64 * MIB, 512, true).expect("layout");
+    let pattern = Pattern { tag: 5 };
+    let contents = [PartitionContent {
+        partition: 2,
+        filesystem: &pattern,
+    }];
+    let raw = tmp.path().join("c.raw");
+    disk::write(
+        &layout,
+        &contents,
+        &tree,
+        &raw,
+        &WriteOptions::new(Format::Raw),
+        &seed,
+    )
+    .expect("raw");
+    let f = fs::OpenOptions::new().write(true).open(&raw).expect("open");
+    f.write_all_at(&[0x5a], 1024 + 40).expect("flip");
+    let out = run_ok(Command::new("sgdisk").arg("-v").arg(&raw));
+    assert!(
+        !out.lines().any(|l| l.starts_with("No problems found")),
+        "sgdisk missed a corrupt array:\n{out}"
+    );
+
+    let q = tmp.path().join("c.qcow2");
+    disk::write(
+        &layout,
+        &contents,
+        &tree,
+        &q,
+        &WriteOptions::new(Format::Qcow2 {
+            compression: Compression::Zstd,
+        }),
+        &seed,
+    )
+    .expect("qcow2");
+    let mut header = [0u8; 64];
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&q)
+        .expect("open");
+    f.read_exact_at(&mut header, 0).expect("header");
+    let rt = u64::from_be_bytes(header[48..56].try_into().expect("8"));
+    let mut first_block = [0u8; 8];
+    f.read_exact_at(&mut first_block, rt).expect("reftable");
+    let rb = u64::from_be_bytes(first_block);
+    // Refcount of the header cluster: 1 → 0.
+    f.write_all_at(&[0, 0], rb).expect("clear");
+    let check = run(Command::new("qemu-img").arg("check").arg(&q));
+    assert!(
+        !check.status.success(),
+        "qemu-img check missed a cleared refcount"
+    );
 }
