@@ -840,3 +840,37 @@ fn disk_checks_catch_corruption() {
         "qemu-img check missed a cleared refcount"
     );
 }
+
+/// A raw size that is not a whole number of clusters, data in the partial last cluster and
+/// across a 512 MiB L2 boundary: `qemu-img compare` sees the same bytes for every mode.
+#[test]
+fn disk_qcow2_odd_size_and_region_boundary() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let raw = tmp.path().join("odd.raw");
+    let size = 600 * MIB + 3 * 4096 + 512;
+    let f = fs::File::create(&raw).expect("create");
+    f.set_len(size).expect("len");
+    f.write_all_at(&noise(200_000, 11), 512 * MIB - 100_000)
+        .expect("boundary");
+    f.write_all_at(&[0xabu8; 5000], size - 5000).expect("tail");
+    f.write_all_at(&vec![b'x'; 300_000], 4096).expect("head");
+    drop(f);
+    for (compression, name) in [
+        (Compression::None, "none"),
+        (Compression::Zlib, "zlib"),
+        (Compression::Zstd, "zstd"),
+    ] {
+        let q = tmp.path().join(format!("odd-{name}.qcow2"));
+        disk::raw_to_qcow2(&raw, &q, compression).expect("convert");
+        qemu_img_check(&q, name);
+        let cmp = run(Command::new("qemu-img")
+            .args(["compare", "-f", "raw", "-F", "qcow2"])
+            .arg(&raw)
+            .arg(&q));
+        assert!(
+            cmp.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&cmp.stdout)
+        );
+    }
+}
