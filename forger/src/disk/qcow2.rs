@@ -128,6 +128,7 @@ pub fn convert(
     // compress them, and a writer thread puts the results back in order and appends them.
     let stream = DataStream {
         out,
+        path: out_path,
         refs,
         compression,
         pos: data_start,
@@ -395,6 +396,7 @@ fn is_zero(data: &[u8]) -> bool {
 /// The data area: appends clusters in order and keeps refcounts.
 struct DataStream<'a> {
     out: &'a File,
+    path: &'a Path,
     refs: Refcounts<'a>,
     compression: Compression,
     /// Next free byte of the data area.
@@ -419,7 +421,7 @@ impl DataStream<'_> {
                 self.pos = off + CLUSTER;
                 self.refs
                     .inc(off / CLUSTER)
-                    .map_err(Error::io("refcount block", off))?;
+                    .map_err(Error::io(self.path, off))?;
                 self.stats.data_clusters += 1;
                 self.maybe_flush()?;
                 Ok(off | COPIED)
@@ -432,7 +434,7 @@ impl DataStream<'_> {
                 self.pending.extend_from_slice(&p);
                 self.pos = off + sectors * 512;
                 for c in off / CLUSTER..=(self.pos - 1) / CLUSTER {
-                    self.refs.inc(c).map_err(Error::io("refcount block", off))?;
+                    self.refs.inc(c).map_err(Error::io(self.path, off))?;
                 }
                 self.stats.data_clusters += 1;
                 self.stats.compressed_clusters += 1;
@@ -447,7 +449,7 @@ impl DataStream<'_> {
         let bytes: Vec<u8> = l2.iter().flat_map(|e| e.to_be_bytes()).collect();
         self.out
             .write_all_at(&bytes, slot)
-            .map_err(Error::io("qcow2 L2 table", slot))?;
+            .map_err(Error::io(self.path, slot))?;
         l2.iter_mut().for_each(|e| *e = 0);
         Ok(())
     }
@@ -469,7 +471,7 @@ impl DataStream<'_> {
     fn flush(&mut self) -> Result<(), Error> {
         self.out
             .write_all_at(&self.pending, self.pending_off)
-            .map_err(Error::io("qcow2 output", self.pending_off))?;
+            .map_err(Error::io(self.path, self.pending_off))?;
         self.pending_off += self.pending.len() as u64;
         self.pending.clear();
         Ok(())
@@ -479,10 +481,8 @@ impl DataStream<'_> {
         let end = self.pos.div_ceil(CLUSTER) * CLUSTER;
         self.pad_to(end)?;
         self.flush()?;
-        self.refs.flush().map_err(Error::io("refcount block", 0))?;
-        self.out
-            .set_len(end)
-            .map_err(Error::io("qcow2 output", end))?;
+        self.refs.flush().map_err(Error::io(self.path, 0))?;
+        self.out.set_len(end).map_err(Error::io(self.path, end))?;
         let mut stats = self.stats;
         stats.file_size = end;
         Ok(stats)
