@@ -874,3 +874,105 @@ fn disk_qcow2_odd_size_and_region_boundary() {
         );
     }
 }
+
+/// UEFI firmware (OVMF under QEMU/TCG) boots a GRUB standalone image from our ESP on our GPT,
+/// raw and QCOW2 (zstd), and GRUB's own FAT driver reads a file back. Slow under TCG, so it
+/// runs only with `FORGER_SLOW_TESTS=1`.
+#[test]
+fn disk_uefi_firmware_boots_from_our_esp() {
+    if std::env::var_os("FORGER_SLOW_TESTS").is_none() {
+        eprintln!("skipped: set FORGER_SLOW_TESTS=1 to boot OVMF in QEMU");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cfg = tmp.path().join("grub.cfg");
+    fs::write(
+        &cfg,
+        "serial --unit=0 --speed=115200\nterminal_output serial\n\
+         echo \"MARKER: grub-efi reached\"\ncat (hd0,gpt2)/EFI/forger/marker.txt\nhalt\n",
+    )
+    .expect("cfg");
+    let grub = tmp.path().join("grubx64.efi");
+    run_ok(
+        Command::new("grub-mkstandalone")
+            .args(["-O", "x86_64-efi", "--locales=", "--fonts=", "--themes="])
+            .arg("--install-modules=normal echo halt serial terminal configfile part_gpt fat cat")
+            .arg("--modules=serial terminal echo halt part_gpt fat cat")
+            .arg("-o")
+            .arg(&grub)
+            .arg(format!("boot/grub/grub.cfg={}", cfg.display())),
+    );
+    let tree = StagingTree::create(tmp.path().join("stage")).expect("tree");
+    let seed = Seed::new("uefi-boot");
+    let layout = Layout::linux(256 * MIB, 64 * MIB, 512, true).expect("layout");
+    let (start, _) = layout.byte_range(1).expect("esp");
+    let esp = Esp::new(
+        vec![
+            EspFile {
+                path: "EFI/BOOT/BOOTX64.EFI".into(),
+                source: EspSource::Host(grub.clone()),
+            },
+            EspFile {
+                path: "EFI/forger/marker.txt".into(),
+                source: EspSource::Bytes(b"FORGER-ESP-FILE-OK\n".to_vec()),
+            },
+        ],
+        512,
+        &seed,
+    )
+    .with_partition_offset(start);
+    let contents = [PartitionContent {
+        partition: 1,
+        filesystem: &esp,
+    }];
+    for (format, fmt_name) in [
+        (Format::Raw, "raw"),
+        (
+            Format::Qcow2 {
+                compression: Compression::Zstd,
+            },
+            "qcow2",
+        ),
+    ] {
+        let img = tmp.path().join(format!("boot.{fmt_name}"));
+        disk::write(
+            &layout,
+            &contents,
+            &tree,
+            &img,
+            &WriteOptions::new(format),
+            &seed,
+        )
+        .expect("write");
+        let out = run(Command::new("timeout")
+            .arg("240")
+            .args([
+                "qemu-system-x86_64",
+                "-machine",
+                "q35",
+                "-accel",
+                "tcg",
+                "-m",
+                "512",
+            ])
+            .args(["-nographic", "-no-reboot", "-net", "none"])
+            .args(["-bios", "/usr/share/ovmf/OVMF.fd", "-drive"])
+            .arg(format!(
+                "if=virtio,format={fmt_name},snapshot=on,file={}",
+                img.display()
+            )));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("MARKER: grub-efi reached") && text.contains("FORGER-ESP-FILE-OK"),
+            "{fmt_name}: firmware did not boot our ESP (status {}):\n{}",
+            out.status,
+            text.chars()
+                .rev()
+                .take(3000)
+                .collect::<String>()
+                .chars()
+                .rev()
+                .collect::<String>()
+        );
+    }
+}
