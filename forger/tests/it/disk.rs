@@ -855,6 +855,25 @@ fn disk_qcow2_odd_size_and_region_boundary() {
     f.write_all_at(&[0xabu8; 5000], size - 5000).expect("tail");
     f.write_all_at(&vec![b'x'; 300_000], 4096).expect("head");
     drop(f);
+    // And a 100 GiB sparse disk: many L1 entries, few L2 tables.
+    let big = tmp.path().join("big.raw");
+    let f = fs::File::create(&big).expect("create");
+    f.set_len(100 << 30).expect("len");
+    for at in [0u64, 37 << 30, (100 << 30) - 70_000] {
+        f.write_all_at(&noise(70_000, at as u32 | 1), at)
+            .expect("write");
+    }
+    drop(f);
+    let q = tmp.path().join("big.qcow2");
+    let stats = disk::raw_to_qcow2(&big, &q, Compression::None).expect("convert");
+    assert!(stats.file_size < 4 * MIB, "{stats:?}");
+    qemu_img_check(&q, "100 GiB");
+    run_ok(
+        Command::new("qemu-img")
+            .args(["compare", "-f", "raw", "-F", "qcow2"])
+            .arg(&big)
+            .arg(&q),
+    );
     for (compression, name) in [
         (Compression::None, "none"),
         (Compression::Zlib, "zlib"),
