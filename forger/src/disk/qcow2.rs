@@ -140,81 +140,86 @@ pub fn convert(
         .map(|n| n.get())
         .unwrap_or(2)
         .clamp(1, 8);
-    let (l1, stats) = std::thread::scope(|s| -> Result<(Vec<u64>, Qcow2Stats), Error> {
-        let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers);
-        let job_rx = Arc::new(Mutex::new(job_rx));
-        let (done_tx, done_rx) = mpsc::sync_channel::<Done>(workers);
-        // A fixed pool of batch buffers goes round reader → worker → writer → reader, which
-        // bounds the batches in flight (and so memory) however unevenly the workers run.
-        let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
-        for _ in 0..2 * workers + 2 {
-            free_tx
-                .send(Vec::with_capacity((BATCH * CLUSTER) as usize))
-                .expect("the receiver is alive");
-        }
-        for _ in 0..workers {
-            let job_rx = Arc::clone(&job_rx);
-            let done_tx = done_tx.clone();
-            s.spawn(move || {
-                let mut encoder = Encoder::new(compression);
-                loop {
-                    let job = match job_rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(job) = job else { return };
-                    let blobs = job
-                        .buf
-                        .chunks(CLUSTER_USIZE)
-                        .map(|c| encoder.encode(c))
-                        .collect();
-                    let done = Done {
-                        seq: job.seq,
-                        first: job.first,
-                        buf: job.buf,
-                        blobs,
-                    };
-                    if done_tx.send(done).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(job_rx);
-        drop(done_tx);
-        let writer = s.spawn(move || write_in_order(done_rx, free_tx, stream, l1_entries, l2_off));
-
-        let mut seq = 0u64;
-        let walk = for_each_run(raw, virtual_size, |c0, c1| {
-            let mut c = c0;
-            while c < c1 {
-                let r = c / L2_ENTRIES;
-                let end = c1.min((r + 1) * L2_ENTRIES).min(c + BATCH);
-                let off = c * CLUSTER;
-                let len = ((end * CLUSTER).min(virtual_size) - off) as usize;
-                let Ok(mut buf) = free_rx.recv() else {
-                    // The writer failed and dropped the pool; its error is reported.
-                    return Err(io::Error::other("qcow2 writer stopped"));
-                };
-                buf.clear();
-                buf.resize(((end - c) * CLUSTER) as usize, 0);
-                raw.read_exact_at(&mut buf[..len], off)?;
-                let job = Job { seq, first: c, buf };
-                if job_tx.send(job).is_err() {
-                    // The writer failed and the workers are gone; its error is reported.
-                    return Err(io::Error::other("qcow2 writer stopped"));
-                }
-                seq += 1;
-                c = end;
+    let asm = Assembler::new(stream, l1_entries, l2_off);
+    let (l1, stats) = if compression == Compression::None {
+        convert_sequential(raw, virtual_size, asm).map_err(rerr(0))??
+    } else {
+        std::thread::scope(|s| -> Result<(Vec<u64>, Qcow2Stats), Error> {
+            let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers);
+            let job_rx = Arc::new(Mutex::new(job_rx));
+            let (done_tx, done_rx) = mpsc::sync_channel::<Done>(workers);
+            // A fixed pool of batch buffers goes round reader → worker → writer → reader, which
+            // bounds the batches in flight (and so memory) however unevenly the workers run.
+            let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+            for _ in 0..2 * workers + 2 {
+                free_tx
+                    .send(Vec::with_capacity((BATCH * CLUSTER) as usize))
+                    .expect("the receiver is alive");
             }
-            Ok(())
-        });
-        drop(job_tx);
-        let written = writer.join().expect("the qcow2 writer does not panic");
-        let result = written?;
-        walk.map_err(rerr(0))?;
-        Ok(result)
-    })?;
+            for _ in 0..workers {
+                let job_rx = Arc::clone(&job_rx);
+                let done_tx = done_tx.clone();
+                s.spawn(move || {
+                    let mut encoder = Encoder::new(compression);
+                    loop {
+                        let job = match job_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        let blobs = job
+                            .buf
+                            .chunks(CLUSTER_USIZE)
+                            .map(|c| encoder.encode(c))
+                            .collect();
+                        let done = Done {
+                            seq: job.seq,
+                            first: job.first,
+                            buf: job.buf,
+                            blobs,
+                        };
+                        if done_tx.send(done).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(job_rx);
+            drop(done_tx);
+            let writer = s.spawn(move || write_in_order(done_rx, free_tx, asm));
+
+            let mut seq = 0u64;
+            let walk = for_each_run(raw, virtual_size, |c0, c1| {
+                let mut c = c0;
+                while c < c1 {
+                    let r = c / L2_ENTRIES;
+                    let end = c1.min((r + 1) * L2_ENTRIES).min(c + BATCH);
+                    let off = c * CLUSTER;
+                    let len = ((end * CLUSTER).min(virtual_size) - off) as usize;
+                    let Ok(mut buf) = free_rx.recv() else {
+                        // The writer failed and dropped the pool; its error is reported.
+                        return Err(io::Error::other("qcow2 writer stopped"));
+                    };
+                    buf.clear();
+                    buf.resize(((end - c) * CLUSTER) as usize, 0);
+                    raw.read_exact_at(&mut buf[..len], off)?;
+                    let job = Job { seq, first: c, buf };
+                    if job_tx.send(job).is_err() {
+                        // The writer failed and the workers are gone; its error is reported.
+                        return Err(io::Error::other("qcow2 writer stopped"));
+                    }
+                    seq += 1;
+                    c = end;
+                }
+                Ok(())
+            });
+            drop(job_tx);
+            let written = writer.join().expect("the qcow2 writer does not panic");
+            let result = written?;
+            walk.map_err(rerr(0))?;
+            Ok(result)
+        })?
+    };
 
     let l1_bytes: Vec<u8> = l1.iter().flat_map(|e| e.to_be_bytes()).collect();
     out.write_all_at(&l1_bytes, l1_off).map_err(werr(l1_off))?;
@@ -284,49 +289,130 @@ struct Done {
     blobs: Vec<Blob>,
 }
 
-/// The writer thread: takes finished batches in sequence order, appends them to the data
-/// area, fills one L2 table at a time and writes it to its slot when its region is done.
-fn write_in_order(
-    done: mpsc::Receiver<Done>,
-    free: mpsc::Sender<Vec<u8>>,
-    mut stream: DataStream<'_>,
-    l1_entries: u64,
-    l2_off: u64,
-) -> Result<(Vec<u64>, Qcow2Stats), Error> {
-    let mut l1 = vec![0u64; l1_entries as usize];
-    let mut l2 = vec![0u64; L2_ENTRIES as usize];
-    let mut region: Option<u64> = None;
-    let mut slot = l2_off;
-    let mut waiting: BTreeMap<u64, Done> = BTreeMap::new();
-    let mut next = 0u64;
-    for d in done {
-        waiting.insert(d.seq, d);
-        while let Some(d) = waiting.remove(&next) {
-            next += 1;
+/// Puts finished batches back in sequence order, appends them to the data area, fills one
+/// L2 table at a time and writes it to its slot when its region is done.
+struct Assembler<'a> {
+    stream: DataStream<'a>,
+    l1: Vec<u64>,
+    l2: Vec<u64>,
+    region: Option<u64>,
+    slot: u64,
+    waiting: BTreeMap<u64, Done>,
+    next: u64,
+}
+
+impl<'a> Assembler<'a> {
+    fn new(stream: DataStream<'a>, l1_entries: u64, l2_off: u64) -> Self {
+        Assembler {
+            stream,
+            l1: vec![0u64; l1_entries as usize],
+            l2: vec![0u64; L2_ENTRIES as usize],
+            region: None,
+            slot: l2_off,
+            waiting: BTreeMap::new(),
+            next: 0,
+        }
+    }
+
+    /// Takes one batch; pushes the buffers of the batches it wrote onto `spent`.
+    fn accept(&mut self, done: Done, spent: &mut Vec<Vec<u8>>) -> Result<(), Error> {
+        self.waiting.insert(done.seq, done);
+        while let Some(d) = self.waiting.remove(&self.next) {
+            self.next += 1;
             for (i, blob) in d.blobs.into_iter().enumerate() {
                 let c = d.first + i as u64;
                 let r = c / L2_ENTRIES;
-                if region != Some(r) {
-                    if let Some(prev) = region {
-                        stream.write_l2(&mut l2, slot)?;
-                        l1[prev as usize] = slot | COPIED;
-                        slot += CLUSTER;
+                if self.region != Some(r) {
+                    if let Some(prev) = self.region {
+                        self.stream.write_l2(&mut self.l2, self.slot)?;
+                        self.l1[prev as usize] = self.slot | COPIED;
+                        self.slot += CLUSTER;
                     }
-                    region = Some(r);
+                    self.region = Some(r);
                 }
                 let raw = &d.buf[i * CLUSTER_USIZE..(i + 1) * CLUSTER_USIZE];
-                l2[(c % L2_ENTRIES) as usize] = stream.push(blob, raw)?;
+                self.l2[(c % L2_ENTRIES) as usize] = self.stream.push(blob, raw)?;
             }
+            spent.push(d.buf);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(Vec<u64>, Qcow2Stats), Error> {
+        if let Some(prev) = self.region {
+            self.stream.write_l2(&mut self.l2, self.slot)?;
+            self.l1[prev as usize] = self.slot | COPIED;
+        }
+        let stats = self.stream.finish()?;
+        Ok((self.l1, stats))
+    }
+}
+
+/// The writer thread of the compressing pipeline.
+fn write_in_order(
+    done: mpsc::Receiver<Done>,
+    free: mpsc::Sender<Vec<u8>>,
+    mut asm: Assembler<'_>,
+) -> Result<(Vec<u64>, Qcow2Stats), Error> {
+    let mut spent = Vec::new();
+    for d in done {
+        asm.accept(d, &mut spent)?;
+        for buf in spent.drain(..) {
             // Back to the pool; once the reader has finished nobody takes it.
-            let _ = free.send(d.buf);
+            let _ = free.send(buf);
         }
     }
-    if let Some(prev) = region {
-        stream.write_l2(&mut l2, slot)?;
-        l1[prev as usize] = slot | COPIED;
+    asm.finish()
+}
+
+/// Without compression the work per cluster is a zero check: one thread reads, checks and
+/// writes, which beats handing batches between threads.
+fn convert_sequential(
+    raw: &File,
+    virtual_size: u64,
+    mut asm: Assembler<'_>,
+) -> io::Result<Result<(Vec<u64>, Qcow2Stats), Error>> {
+    let mut encoder = Encoder::new(Compression::None);
+    let mut buf: Vec<u8> = Vec::with_capacity((BATCH * CLUSTER) as usize);
+    let mut spent = Vec::new();
+    let mut seq = 0u64;
+    let mut failed = None;
+    let walk = for_each_run(raw, virtual_size, |c0, c1| {
+        let mut c = c0;
+        while c < c1 {
+            let end = c1.min((c / L2_ENTRIES + 1) * L2_ENTRIES).min(c + BATCH);
+            let off = c * CLUSTER;
+            let len = ((end * CLUSTER).min(virtual_size) - off) as usize;
+            buf.clear();
+            buf.resize(((end - c) * CLUSTER) as usize, 0);
+            raw.read_exact_at(&mut buf[..len], off)?;
+            let blobs = buf
+                .chunks(CLUSTER_USIZE)
+                .map(|x| encoder.encode(x))
+                .collect();
+            let done = Done {
+                seq,
+                first: c,
+                buf: std::mem::take(&mut buf),
+                blobs,
+            };
+            if let Err(e) = asm.accept(done, &mut spent) {
+                failed = Some(e);
+                return Err(io::Error::other("qcow2 writer stopped"));
+            }
+            if let Some(b) = spent.pop() {
+                buf = b;
+            }
+            seq += 1;
+            c = end;
+        }
+        Ok(())
+    });
+    if let Some(e) = failed {
+        return Ok(Err(e));
     }
-    let stats = stream.finish()?;
-    Ok((l1, stats))
+    walk?;
+    Ok(asm.finish())
 }
 
 /// How one guest cluster is stored.
