@@ -7,11 +7,16 @@
 //! Run: `cargo run --release -p forger --example bench_qcow2 [-- DIR]` (DIR defaults to a
 //! temporary directory; it needs about 3 GiB free).
 //!
-//! Measured 2026-11-28 on the shared 2-core build machine (load average about 25, so wall
-//! times mostly measure the neighbours; CPU seconds are the fairer comparison):
+//! Measured 2026-11-28 on the shared 2-core build machine (load average 18–25 from other
+//! builds, so wall times swing several-fold between runs; CPU seconds compare better). Two
+//! runs, after the single-thread plain path and the bounded buffer pool:
 //!
 //! ```text
 //! mode     ours s   qemu s  ratio  ours cpu  qemu cpu  ours bytes  qemu bytes  peak RSS
+//! plain      7.47     8.38   0.89      1.72      2.18  1074528256  1074528256     7 MiB
+//! zlib      23.49    18.46   1.27      5.81     11.37   541851648   539720192    15 MiB
+//! zstd       3.18     0.90   3.51      0.80      0.89   541851648   538180096    16 MiB
+//!
 //! plain     12.50    11.40   1.10      2.54      2.56  1074528256  1074528256    12 MiB
 //! zlib      30.14    21.46   1.40      5.88     12.67   541851648   539720192    16 MiB
 //! zstd       2.80     5.58   0.50      0.63      1.75   541851648   538180096    18 MiB
