@@ -8,8 +8,8 @@
 //! temporary directory; it needs about 3 GiB free).
 //!
 //! Measured 2026-11-28 on the shared 2-core build machine (load average 18–25 from other
-//! builds, so wall times swing several-fold between runs; CPU seconds compare better). Two
-//! runs, after the single-thread plain path and the bounded buffer pool:
+//! builds, so wall times swing several-fold between runs; CPU seconds compare better). The
+//! first run is the current code; the second predates the single-thread plain path:
 //!
 //! ```text
 //! mode     ours s   qemu s  ratio  ours cpu  qemu cpu  ours bytes  qemu bytes  peak RSS
