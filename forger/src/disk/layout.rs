@@ -42,8 +42,7 @@ pub const ILLUMOS_END_ALIGNMENT: u64 = 2048;
 /// One partition of a [`Layout`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partition {
-    /// GPT entry number, 1-based (sgdisk/sfdisk numbering). The numbers of a layout are
-    /// 1..=n without gaps: the `gpt` crate writes used entries packed.
+    /// GPT entry number, 1-based (sgdisk/sfdisk numbering); numbers may leave gaps.
     pub number: u32,
     /// Partition name (at most 36 UTF-16 units).
     pub name: String,
@@ -116,11 +115,9 @@ pub struct Layout {
 impl Layout {
     /// The illumos/OmniOS whole-disk layout of `zpool create -B`: entry 1 the ESP ("loader")
     /// from LBA 256, entry 2 the ZFS partition ("zfs") up to the reserved partition, then the
-    /// reserved partition (illumos `V_RESERVED`) of 16384 sectors at the end. The ZFS
-    /// partition's length is rounded down to 2048 sectors as illumos does.
-    ///
-    /// illumos puts the reserved partition in entry 9 (slice 8); the `gpt` crate writes used
-    /// entries without gaps, so here it is entry 3. illumos finds it by its type, not its slot.
+    /// reserved partition (illumos `V_RESERVED`) of 16384 sectors at the end, in entry 9
+    /// (illumos slice 8). The ZFS partition's length is rounded down to 2048 sectors as
+    /// illumos does.
     pub fn illumos(disk_size: u64, esp_size: u64, sector_size: u32) -> Result<Layout, Error> {
         let ss = check_sector_size(sector_size)?;
         check_disk_size(disk_size, ss)?;
@@ -159,7 +156,7 @@ impl Layout {
                 attributes: 0,
             },
             Partition {
-                number: 3,
+                number: 9,
                 name: String::new(),
                 type_guid: types::ILLUMOS_RESERVED,
                 guid: None,
@@ -236,7 +233,7 @@ impl Layout {
             let start = spec
                 .start
                 .unwrap_or_else(|| next_byte.div_ceil(alignment) * alignment);
-            if start % alignment != 0 {
+            if !start.is_multiple_of(alignment) {
                 return Err(Error::UnalignedPartition {
                     number,
                     name: spec.name,
@@ -248,7 +245,7 @@ impl Layout {
             let first_lba = start / ss64;
             let sectors = match spec.size {
                 Size::Bytes(b) => {
-                    if b % ss64 != 0 {
+                    if !b.is_multiple_of(ss64) {
                         return Err(Error::UnalignedPartition {
                             number,
                             name: spec.name,
@@ -303,12 +300,6 @@ impl Layout {
             if partitions[..i].iter().any(|q| q.number == p.number) {
                 return Err(bad(p, "the entry number is used twice"));
             }
-            if p.number as usize > partitions.len() {
-                return Err(bad(
-                    p,
-                    "entry numbers must be 1..=n without gaps (entries are written packed)",
-                ));
-            }
             if p.name.encode_utf16().count() > 36 {
                 return Err(bad(p, "the name is longer than 36 UTF-16 units"));
             }
@@ -324,7 +315,7 @@ impl Layout {
                         + geometry.tail_bytes(),
                 });
             }
-            if (p.first_lba * ss64) % alignment != 0 {
+            if !(p.first_lba * ss64).is_multiple_of(alignment) {
                 return Err(Error::UnalignedPartition {
                     number: p.number,
                     name: p.name.clone(),
@@ -452,7 +443,7 @@ fn check_sector_size(size: u32) -> Result<u32, Error> {
 }
 
 fn check_disk_size(size: u64, sector_size: u32) -> Result<(), Error> {
-    if size % u64::from(sector_size) != 0 {
+    if !size.is_multiple_of(u64::from(sector_size)) {
         return Err(Error::UnalignedDiskSize { size, sector_size });
     }
     // Protective MBR, two headers and two arrays, at the very least.
@@ -509,7 +500,7 @@ mod tests {
         assert_eq!(p[0].sectors, 524288);
         assert_eq!(p[1].first_lba, 256 + 524288);
         assert_eq!(p[1].sectors % 2048, 0);
-        assert_eq!(p[2].number, 3);
+        assert_eq!(p[2].number, 9);
         assert_eq!(p[2].first_lba, p[1].last_lba() + 1);
         assert_eq!(p[2].sectors, 16384);
         assert!(p[2].last_lba() <= l.last_usable_lba());

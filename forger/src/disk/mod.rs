@@ -2,7 +2,7 @@
 //! filesystems written straight into their partitions' byte ranges, optional illumos BIOS
 //! boot blocks, and the output as a sparse raw file or our own QCOW2 v3.
 //!
-//! [`write`] is the one entry point. It checks everything it can first (partition indexes,
+//! [`write()`] is the one entry point. It checks everything it can first (partition indexes,
 //! boot blocks), assembles the disk in a sparse temporary file next to the output, converts
 //! it to QCOW2 if asked, and renames the result into place only when it is complete: an
 //! interrupted build leaves no file under the final name.
@@ -30,7 +30,7 @@ use crate::fs::Filesystem;
 use crate::seed::Seed;
 use crate::stage::StagingTree;
 
-/// The output format of [`write`].
+/// The output format of [`write()`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A sparse raw disk image.
@@ -60,7 +60,7 @@ impl std::fmt::Debug for PartitionContent<'_> {
     }
 }
 
-/// Everything [`write`] needs besides the layout and contents.
+/// Everything [`write()`] needs besides the layout and contents.
 #[derive(Debug, Clone)]
 pub struct WriteOptions {
     /// Raw or QCOW2.
@@ -79,7 +79,7 @@ impl WriteOptions {
     }
 }
 
-/// What [`write`] produced.
+/// What [`write()`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskReport {
     /// Virtual disk size in bytes.
@@ -202,7 +202,7 @@ pub fn write(
 }
 
 /// Converts an existing sparse raw disk image at `raw` to QCOW2 at `out` (temporary name,
-/// then rename). The same writer [`write`] uses; handy for benchmarks and tools.
+/// then rename). The same writer [`write()`] uses; handy for benchmarks and tools.
 pub fn raw_to_qcow2(raw: &Path, out: &Path, compression: Compression) -> crate::Result<Qcow2Stats> {
     let src = File::open(raw).map_err(Error::io(raw, 0))?;
     let size = src.metadata().map_err(Error::io(raw, 0))?.len();

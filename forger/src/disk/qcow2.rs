@@ -8,10 +8,12 @@
 //! region that holds data, then data clusters in guest order. Memory stays bounded whatever
 //! the disk size: one L2 table, one refcount block, one batch of clusters and its output.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::{Arc, Mutex, mpsc};
 
 use super::Error;
 
@@ -29,9 +31,9 @@ const COMPRESSED: u64 = 1 << 62;
 const CSIZE_SHIFT: u32 = 62 - (CLUSTER_BITS - 8);
 const INCOMPAT_COMPRESSION_TYPE: u64 = 1 << 3;
 /// Clusters read, checked and compressed together.
-const BATCH: u64 = 64;
+const BATCH: u64 = 16;
 /// Buffered output before it is written.
-const FLUSH_AT: usize = 8 << 20;
+const FLUSH_AT: usize = 4 << 20;
 
 /// Per-cluster compression of a QCOW2 image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,9 +124,11 @@ pub fn convert(
     out.write_all_at(&table, rt_off).map_err(werr(rt_off))?;
     drop(table);
 
-    // Pass 2: stream the data.
-    let mut stream = DataStream {
+    // Pass 2: stream the data. This thread reads batches in guest order, workers check and
+    // compress them, and a writer thread puts the results back in order and appends them.
+    let stream = DataStream {
         out,
+        path: out_path,
         refs,
         compression,
         pos: data_start,
@@ -132,68 +136,90 @@ pub fn convert(
         pending_off: data_start,
         stats: Qcow2Stats::default(),
     };
-    let mut l1 = vec![0u64; l1_entries as usize];
-    let mut l2 = vec![0u64; L2_ENTRIES as usize];
-    let mut region: Option<u64> = None;
-    let mut next_l2_slot = l2_off;
-    let mut inbuf = vec![0u8; (BATCH * CLUSTER) as usize];
-    let threads = std::thread::available_parallelism()
+    let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
         .clamp(1, 8);
-    let flush_l2 = |l2: &mut Vec<u64>, slot: u64| -> Result<(), Error> {
-        let bytes: Vec<u8> = l2.iter().flat_map(|e| e.to_be_bytes()).collect();
-        out.write_all_at(&bytes, slot).map_err(werr(slot))?;
-        l2.iter_mut().for_each(|e| *e = 0);
-        Ok(())
+    let asm = Assembler::new(stream, l1_entries, l2_off);
+    let (l1, stats) = if compression == Compression::None {
+        convert_sequential(raw, virtual_size, asm).map_err(rerr(0))??
+    } else {
+        std::thread::scope(|s| -> Result<(Vec<u64>, Qcow2Stats), Error> {
+            let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers);
+            let job_rx = Arc::new(Mutex::new(job_rx));
+            let (done_tx, done_rx) = mpsc::sync_channel::<Done>(workers);
+            // A fixed pool of batch buffers goes round reader → worker → writer → reader, which
+            // bounds the batches in flight (and so memory) however unevenly the workers run.
+            let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+            for _ in 0..2 * workers + 2 {
+                free_tx
+                    .send(Vec::with_capacity((BATCH * CLUSTER) as usize))
+                    .expect("the receiver is alive");
+            }
+            for _ in 0..workers {
+                let job_rx = Arc::clone(&job_rx);
+                let done_tx = done_tx.clone();
+                s.spawn(move || {
+                    let mut encoder = Encoder::new(compression);
+                    loop {
+                        let job = match job_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        let blobs = job
+                            .buf
+                            .chunks(CLUSTER_USIZE)
+                            .map(|c| encoder.encode(c))
+                            .collect();
+                        let done = Done {
+                            seq: job.seq,
+                            first: job.first,
+                            buf: job.buf,
+                            blobs,
+                        };
+                        if done_tx.send(done).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(job_rx);
+            drop(done_tx);
+            let writer = s.spawn(move || write_in_order(done_rx, free_tx, asm));
+
+            let mut seq = 0u64;
+            let walk = for_each_run(raw, virtual_size, |c0, c1| {
+                let mut c = c0;
+                while c < c1 {
+                    let r = c / L2_ENTRIES;
+                    let end = c1.min((r + 1) * L2_ENTRIES).min(c + BATCH);
+                    let off = c * CLUSTER;
+                    let len = ((end * CLUSTER).min(virtual_size) - off) as usize;
+                    let Ok(mut buf) = free_rx.recv() else {
+                        // The writer failed and dropped the pool; its error is reported.
+                        return Err(io::Error::other("qcow2 writer stopped"));
+                    };
+                    buf.clear();
+                    buf.resize(((end - c) * CLUSTER) as usize, 0);
+                    raw.read_exact_at(&mut buf[..len], off)?;
+                    let job = Job { seq, first: c, buf };
+                    if job_tx.send(job).is_err() {
+                        // The writer failed and the workers are gone; its error is reported.
+                        return Err(io::Error::other("qcow2 writer stopped"));
+                    }
+                    seq += 1;
+                    c = end;
+                }
+                Ok(())
+            });
+            drop(job_tx);
+            let written = writer.join().expect("the qcow2 writer does not panic");
+            let result = written?;
+            walk.map_err(rerr(0))?;
+            Ok(result)
+        })?
     };
-    let mut failure: Option<Error> = None;
-    let walk = for_each_run(raw, virtual_size, |c0, c1| {
-        let mut c = c0;
-        while c < c1 {
-            let r = c / L2_ENTRIES;
-            if region != Some(r) {
-                if let Some(prev) = region {
-                    if let Err(e) = flush_l2(&mut l2, next_l2_slot) {
-                        failure = Some(e);
-                        return Err(io::Error::other("qcow2 write failed"));
-                    }
-                    l1[prev as usize] = next_l2_slot | COPIED;
-                    next_l2_slot += CLUSTER;
-                }
-                region = Some(r);
-            }
-            let end = c1.min((r + 1) * L2_ENTRIES).min(c + BATCH);
-            let n = (end - c) as usize;
-            let off = c * CLUSTER;
-            let len = ((end * CLUSTER).min(virtual_size) - off) as usize;
-            let buf = &mut inbuf[..n * CLUSTER_USIZE];
-            raw.read_exact_at(&mut buf[..len], off)?;
-            buf[len..].iter_mut().for_each(|b| *b = 0);
-            let blobs = encode_batch(buf, compression, threads);
-            for (i, blob) in blobs.into_iter().enumerate() {
-                let idx = ((c + i as u64) % L2_ENTRIES) as usize;
-                match stream.push(blob, &buf[i * CLUSTER_USIZE..(i + 1) * CLUSTER_USIZE]) {
-                    Ok(entry) => l2[idx] = entry,
-                    Err(e) => {
-                        failure = Some(e);
-                        return Err(io::Error::other("qcow2 write failed"));
-                    }
-                }
-            }
-            c = end;
-        }
-        Ok(())
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    walk.map_err(rerr(0))?;
-    if let Some(prev) = region {
-        flush_l2(&mut l2, next_l2_slot)?;
-        l1[prev as usize] = next_l2_slot | COPIED;
-    }
-    let stats = stream.finish()?;
 
     let l1_bytes: Vec<u8> = l1.iter().flat_map(|e| e.to_be_bytes()).collect();
     out.write_all_at(&l1_bytes, l1_off).map_err(werr(l1_off))?;
@@ -248,6 +274,147 @@ fn header(
     h
 }
 
+/// A batch of guest clusters read from the raw disk.
+struct Job {
+    seq: u64,
+    first: u64,
+    buf: Vec<u8>,
+}
+
+/// A batch after checking and compression.
+struct Done {
+    seq: u64,
+    first: u64,
+    buf: Vec<u8>,
+    blobs: Vec<Blob>,
+}
+
+/// Puts finished batches back in sequence order, appends them to the data area, fills one
+/// L2 table at a time and writes it to its slot when its region is done.
+struct Assembler<'a> {
+    stream: DataStream<'a>,
+    l1: Vec<u64>,
+    l2: Vec<u64>,
+    region: Option<u64>,
+    slot: u64,
+    waiting: BTreeMap<u64, Done>,
+    next: u64,
+}
+
+impl<'a> Assembler<'a> {
+    fn new(stream: DataStream<'a>, l1_entries: u64, l2_off: u64) -> Self {
+        Assembler {
+            stream,
+            l1: vec![0u64; l1_entries as usize],
+            l2: vec![0u64; L2_ENTRIES as usize],
+            region: None,
+            slot: l2_off,
+            waiting: BTreeMap::new(),
+            next: 0,
+        }
+    }
+
+    /// Takes one batch; pushes the buffers of the batches it wrote onto `spent`.
+    fn accept(&mut self, done: Done, spent: &mut Vec<Vec<u8>>) -> Result<(), Error> {
+        self.waiting.insert(done.seq, done);
+        while let Some(d) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            for (i, blob) in d.blobs.into_iter().enumerate() {
+                let c = d.first + i as u64;
+                let r = c / L2_ENTRIES;
+                if self.region != Some(r) {
+                    if let Some(prev) = self.region {
+                        self.stream.write_l2(&mut self.l2, self.slot)?;
+                        self.l1[prev as usize] = self.slot | COPIED;
+                        self.slot += CLUSTER;
+                    }
+                    self.region = Some(r);
+                }
+                let raw = &d.buf[i * CLUSTER_USIZE..(i + 1) * CLUSTER_USIZE];
+                self.l2[(c % L2_ENTRIES) as usize] = self.stream.push(blob, raw)?;
+            }
+            spent.push(d.buf);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(Vec<u64>, Qcow2Stats), Error> {
+        if let Some(prev) = self.region {
+            self.stream.write_l2(&mut self.l2, self.slot)?;
+            self.l1[prev as usize] = self.slot | COPIED;
+        }
+        let stats = self.stream.finish()?;
+        Ok((self.l1, stats))
+    }
+}
+
+/// The writer thread of the compressing pipeline.
+fn write_in_order(
+    done: mpsc::Receiver<Done>,
+    free: mpsc::Sender<Vec<u8>>,
+    mut asm: Assembler<'_>,
+) -> Result<(Vec<u64>, Qcow2Stats), Error> {
+    let mut spent = Vec::new();
+    for d in done {
+        asm.accept(d, &mut spent)?;
+        for buf in spent.drain(..) {
+            // Back to the pool; once the reader has finished nobody takes it.
+            let _ = free.send(buf);
+        }
+    }
+    asm.finish()
+}
+
+/// Without compression the work per cluster is a zero check: one thread reads, checks and
+/// writes, which beats handing batches between threads.
+fn convert_sequential(
+    raw: &File,
+    virtual_size: u64,
+    mut asm: Assembler<'_>,
+) -> io::Result<Result<(Vec<u64>, Qcow2Stats), Error>> {
+    let mut encoder = Encoder::new(Compression::None);
+    let mut buf: Vec<u8> = Vec::with_capacity((BATCH * CLUSTER) as usize);
+    let mut spent = Vec::new();
+    let mut seq = 0u64;
+    let mut failed = None;
+    let walk = for_each_run(raw, virtual_size, |c0, c1| {
+        let mut c = c0;
+        while c < c1 {
+            let end = c1.min((c / L2_ENTRIES + 1) * L2_ENTRIES).min(c + BATCH);
+            let off = c * CLUSTER;
+            let len = ((end * CLUSTER).min(virtual_size) - off) as usize;
+            buf.clear();
+            buf.resize(((end - c) * CLUSTER) as usize, 0);
+            raw.read_exact_at(&mut buf[..len], off)?;
+            let blobs = buf
+                .chunks(CLUSTER_USIZE)
+                .map(|x| encoder.encode(x))
+                .collect();
+            let done = Done {
+                seq,
+                first: c,
+                buf: std::mem::take(&mut buf),
+                blobs,
+            };
+            if let Err(e) = asm.accept(done, &mut spent) {
+                failed = Some(e);
+                return Err(io::Error::other("qcow2 writer stopped"));
+            }
+            if let Some(b) = spent.pop() {
+                buf = b;
+            }
+            seq += 1;
+            c = end;
+        }
+        Ok(())
+    });
+    if let Some(e) = failed {
+        return Ok(Err(e));
+    }
+    walk?;
+    Ok(asm.finish())
+}
+
 /// How one guest cluster is stored.
 enum Blob {
     /// All zeros: left unallocated.
@@ -258,48 +425,52 @@ enum Blob {
     Packed(Vec<u8>),
 }
 
-/// Checks and (optionally) compresses a batch of clusters on `threads` threads.
-fn encode_batch(buf: &[u8], compression: Compression, threads: usize) -> Vec<Blob> {
-    let clusters: Vec<&[u8]> = buf.chunks(CLUSTER_USIZE).collect();
-    if compression == Compression::None || threads == 1 {
-        return clusters.iter().map(|c| encode(c, compression)).collect();
-    }
-    let per = clusters.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = clusters
-            .chunks(per)
-            .map(|part| s.spawn(move || part.iter().map(|c| encode(c, compression)).collect()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| -> Vec<Blob> { h.join().expect("compression threads do not panic") })
-            .collect()
-    })
+/// One worker's compressor, kept across clusters so its state is allocated once.
+enum Encoder {
+    None,
+    Zlib(Box<flate2::Compress>),
+    Zstd(Box<zstd::bulk::Compressor<'static>>),
 }
 
-fn encode(cluster: &[u8], compression: Compression) -> Blob {
-    if is_zero(cluster) {
-        return Blob::Zero;
+impl Encoder {
+    fn new(compression: Compression) -> Encoder {
+        match compression {
+            Compression::None => Encoder::None,
+            // Raw deflate with the 4 KiB window QEMU's reader expects (`inflateInit2(-12)`).
+            Compression::Zlib => Encoder::Zlib(Box::new(flate2::Compress::new_with_window_bits(
+                flate2::Compression::default(),
+                false,
+                12,
+            ))),
+            Compression::Zstd => match zstd::bulk::Compressor::new(3) {
+                Ok(c) => Encoder::Zstd(Box::new(c)),
+                // Without a context every cluster is stored as is, which is still valid.
+                Err(_) => Encoder::None,
+            },
+        }
     }
-    let packed = match compression {
-        Compression::None => None,
-        Compression::Zlib => deflate(cluster),
-        Compression::Zstd => zstd::bulk::compress(cluster, 3).ok(),
-    };
-    match packed {
-        // Only worth it when it saves at least a sector.
-        Some(p) if p.len() + 512 <= CLUSTER_USIZE => Blob::Packed(p),
-        _ => Blob::Plain,
-    }
-}
 
-/// Raw deflate with the 4 KiB window QEMU's reader expects (`inflateInit2(-12)`).
-fn deflate(data: &[u8]) -> Option<Vec<u8>> {
-    let mut c = flate2::Compress::new_with_window_bits(flate2::Compression::default(), false, 12);
-    let mut out = Vec::with_capacity(data.len());
-    match c.compress_vec(data, &mut out, flate2::FlushCompress::Finish) {
-        Ok(flate2::Status::StreamEnd) => Some(out),
-        _ => None,
+    fn encode(&mut self, cluster: &[u8]) -> Blob {
+        if is_zero(cluster) {
+            return Blob::Zero;
+        }
+        let packed = match self {
+            Encoder::None => None,
+            Encoder::Zlib(c) => {
+                c.reset();
+                let mut out = Vec::with_capacity(CLUSTER_USIZE);
+                match c.compress_vec(cluster, &mut out, flate2::FlushCompress::Finish) {
+                    Ok(flate2::Status::StreamEnd) => Some(out),
+                    _ => None,
+                }
+            }
+            Encoder::Zstd(c) => c.compress(cluster).ok(),
+        };
+        match packed {
+            // Only worth it when it saves at least a sector.
+            Some(p) if p.len() + 512 <= CLUSTER_USIZE => Blob::Packed(p),
+            _ => Blob::Plain,
+        }
     }
 }
 
@@ -311,6 +482,7 @@ fn is_zero(data: &[u8]) -> bool {
 /// The data area: appends clusters in order and keeps refcounts.
 struct DataStream<'a> {
     out: &'a File,
+    path: &'a Path,
     refs: Refcounts<'a>,
     compression: Compression,
     /// Next free byte of the data area.
@@ -335,7 +507,7 @@ impl DataStream<'_> {
                 self.pos = off + CLUSTER;
                 self.refs
                     .inc(off / CLUSTER)
-                    .map_err(Error::io("refcount block", off))?;
+                    .map_err(Error::io(self.path, off))?;
                 self.stats.data_clusters += 1;
                 self.maybe_flush()?;
                 Ok(off | COPIED)
@@ -348,7 +520,7 @@ impl DataStream<'_> {
                 self.pending.extend_from_slice(&p);
                 self.pos = off + sectors * 512;
                 for c in off / CLUSTER..=(self.pos - 1) / CLUSTER {
-                    self.refs.inc(c).map_err(Error::io("refcount block", off))?;
+                    self.refs.inc(c).map_err(Error::io(self.path, off))?;
                 }
                 self.stats.data_clusters += 1;
                 self.stats.compressed_clusters += 1;
@@ -356,6 +528,16 @@ impl DataStream<'_> {
                 Ok(COMPRESSED | ((sectors - 1) << CSIZE_SHIFT) | off)
             }
         }
+    }
+
+    /// Writes a finished L2 table to its slot and clears it for the next region.
+    fn write_l2(&mut self, l2: &mut [u64], slot: u64) -> Result<(), Error> {
+        let bytes: Vec<u8> = l2.iter().flat_map(|e| e.to_be_bytes()).collect();
+        self.out
+            .write_all_at(&bytes, slot)
+            .map_err(Error::io(self.path, slot))?;
+        l2.iter_mut().for_each(|e| *e = 0);
+        Ok(())
     }
 
     fn pad_to(&mut self, off: u64) -> Result<(), Error> {
@@ -375,7 +557,7 @@ impl DataStream<'_> {
     fn flush(&mut self) -> Result<(), Error> {
         self.out
             .write_all_at(&self.pending, self.pending_off)
-            .map_err(Error::io("qcow2 output", self.pending_off))?;
+            .map_err(Error::io(self.path, self.pending_off))?;
         self.pending_off += self.pending.len() as u64;
         self.pending.clear();
         Ok(())
@@ -385,10 +567,8 @@ impl DataStream<'_> {
         let end = self.pos.div_ceil(CLUSTER) * CLUSTER;
         self.pad_to(end)?;
         self.flush()?;
-        self.refs.flush().map_err(Error::io("refcount block", 0))?;
-        self.out
-            .set_len(end)
-            .map_err(Error::io("qcow2 output", end))?;
+        self.refs.flush().map_err(Error::io(self.path, 0))?;
+        self.out.set_len(end).map_err(Error::io(self.path, end))?;
         let mut stats = self.stats;
         stats.file_size = end;
         Ok(stats)

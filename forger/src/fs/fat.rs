@@ -51,6 +51,7 @@ pub struct Esp {
     label: String,
     epoch: i64,
     kind: EspKind,
+    partition_offset: u64,
 }
 
 impl Esp {
@@ -68,6 +69,7 @@ impl Esp {
             label: "EFI".into(),
             epoch,
             kind: EspKind::Auto,
+            partition_offset: 0,
         }
     }
 
@@ -86,6 +88,13 @@ impl Esp {
     /// Requires FAT32 (an error when the partition is too small) or allows FAT16.
     pub fn with_kind(mut self, kind: EspKind) -> Self {
         self.kind = kind;
+        self
+    }
+
+    /// Records the partition's byte offset on the disk in the boot sector's hidden-sectors
+    /// field (`Layout::byte_range(i).0`); 0 when not set.
+    pub fn with_partition_offset(mut self, bytes: u64) -> Self {
+        self.partition_offset = bytes;
         self
     }
 
@@ -176,6 +185,8 @@ impl Esp {
             .with_serial(self.volume_id)
             .with_time(time)
             .with_label(label)
+            .with_oem_name(*b"MSWIN4.1")
+            .with_partition_offset(self.partition_offset)
             .with_size(size);
         let block = BlockSize::new(self.sector_size).ok_or(Error::BadSectorSize {
             size: self.sector_size,

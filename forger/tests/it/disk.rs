@@ -4,7 +4,7 @@
 //! fields, and bad input.
 
 use std::fs;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::SeekFrom;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -308,11 +308,21 @@ fn disk_layouts_pass_sgdisk_and_sfdisk() {
     }
 }
 
+/// Copies `len` bytes at `start` of `img` to `to`, leaving zero blocks as holes.
 fn extract(img: &Path, start: u64, len: u64, to: &Path) {
-    let mut src = fs::File::open(img).expect("open");
-    src.seek(SeekFrom::Start(start)).expect("seek");
-    let mut dst = fs::File::create(to).expect("create");
-    std::io::copy(&mut src.take(len), &mut dst).expect("copy");
+    let src = fs::File::open(img).expect("open");
+    let dst = fs::File::create(to).expect("create");
+    dst.set_len(len).expect("len");
+    let mut buf = vec![0u8; 1 << 16];
+    let mut off = 0;
+    while off < len {
+        let n = buf.len().min((len - off) as usize);
+        src.read_exact_at(&mut buf[..n], start + off).expect("read");
+        if buf[..n].iter().any(|&b| b != 0) {
+            dst.write_all_at(&buf[..n], off).expect("write");
+        }
+        off += n as u64;
+    }
 }
 
 fn mtools(cmd: &str) -> Command {
@@ -334,7 +344,7 @@ fn disk_esp_passes_fsck_fat_and_mtools() {
         (4096, 256 * MIB, "FAT16"),
     ] {
         let what = format!("{kind} at {ss}");
-        let layout = Layout::illumos(1024 * MIB, esp_size, ss).expect("layout");
+        let layout = Layout::illumos(esp_size + 160 * MIB, esp_size, ss).expect("layout");
         let mut files = illumos_esp_files(&tree).expect("loaders");
         files.push(EspFile {
             path: "EFI/forger/deep/dir/config.txt".into(),
@@ -344,7 +354,10 @@ fn disk_esp_passes_fsck_fat_and_mtools() {
             path: "loader.conf".into(),
             source: EspSource::Bytes(Vec::new()),
         });
-        let esp = Esp::new(files, ss, &seed).with_epoch(1_700_000_000);
+        let (start, len) = layout.byte_range(0).expect("esp");
+        let esp = Esp::new(files, ss, &seed)
+            .with_epoch(1_700_000_000)
+            .with_partition_offset(start);
         assert_eq!(esp.plan(esp_size).expect("plan"), kind, "{what}");
         let out = tmp.path().join(format!("esp-{ss}-{esp_size}.raw"));
         disk::write(
@@ -359,19 +372,29 @@ fn disk_esp_passes_fsck_fat_and_mtools() {
             &seed,
         )
         .expect("write");
-        let (start, len) = layout.byte_range(0).expect("esp");
         let part = tmp.path().join(format!("esp-{ss}-{esp_size}.fat"));
         extract(&out, start, len, &part);
         let fsck = run(Command::new("fsck.fat").arg("-n").arg("-v").arg(&part));
         let text = String::from_utf8_lossy(&fsck.stdout).into_owned()
             + &String::from_utf8_lossy(&fsck.stderr);
         assert!(fsck.status.success(), "{what}: fsck.fat -n failed:\n{text}");
-        assert!(
-            text.contains(&format!("FAT{}", &kind[3..]))
-                || text.contains("32 bit")
-                || text.contains("16 bit"),
-            "{what}: fsck.fat -v output:\n{text}"
-        );
+        if std::env::var_os("FORGER_SHOW_FSCK").is_some() {
+            eprintln!("{what}:\n{text}");
+        }
+        // fsck.fat exits 0 after some fixable findings too; it must report none.
+        let findings: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                let l = l.to_lowercase();
+                [
+                    "wrong", "dirty", "differ", "lost", "bad", "invalid", "unused",
+                ]
+                .iter()
+                .any(|w| l.contains(w))
+                    && !l.starts_with("checking")
+            })
+            .collect();
+        assert!(findings.is_empty(), "{what}: fsck.fat -n findings:\n{text}");
         let blkid = run_ok(
             Command::new("blkid")
                 .arg("-p")
@@ -550,7 +573,7 @@ fn disk_builds_are_byte_identical() {
         let dir = tmp.path().join(format!("round{round}"));
         fs::create_dir_all(&dir).expect("dir");
         let tree = illumos_tree(&dir, true);
-        let layout = Layout::illumos(1024 * MIB, 64 * MIB, 512).expect("layout");
+        let layout = Layout::illumos(192 * MIB, 64 * MIB, 512).expect("layout");
         let esp = Esp::new(illumos_esp_files(&tree).expect("loaders"), 512, &seed)
             .with_epoch(1_700_000_000);
         let pattern = Pattern { tag: 9 };
@@ -753,4 +776,222 @@ fn disk_bad_input_is_refused_before_writing() {
     }
     let n = fs::read_dir(tmp.path()).expect("ls").count();
     assert_eq!(n, 1, "only the staging dir may exist");
+}
+
+/// The readers used above do catch damage: a flipped byte in the primary partition array
+/// makes `sgdisk -v` report a problem, and a cleared refcount makes `qemu-img check` fail.
+#[test]
+fn disk_checks_catch_corruption() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tree = StagingTree::create(tmp.path().join("stage")).expect("tree");
+    let seed = Seed::new("corrupt");
+    let layout = Layout::linux(256 * MIB, 64 * MIB, 512, true).expect("layout");
+    let pattern = Pattern { tag: 5 };
+    let contents = [PartitionContent {
+        partition: 2,
+        filesystem: &pattern,
+    }];
+    let raw = tmp.path().join("c.raw");
+    disk::write(
+        &layout,
+        &contents,
+        &tree,
+        &raw,
+        &WriteOptions::new(Format::Raw),
+        &seed,
+    )
+    .expect("raw");
+    let f = fs::OpenOptions::new().write(true).open(&raw).expect("open");
+    f.write_all_at(&[0x5a], 1024 + 40).expect("flip");
+    let out = run_ok(Command::new("sgdisk").arg("-v").arg(&raw));
+    assert!(
+        !out.lines().any(|l| l.starts_with("No problems found")),
+        "sgdisk missed a corrupt array:\n{out}"
+    );
+
+    let q = tmp.path().join("c.qcow2");
+    disk::write(
+        &layout,
+        &contents,
+        &tree,
+        &q,
+        &WriteOptions::new(Format::Qcow2 {
+            compression: Compression::Zstd,
+        }),
+        &seed,
+    )
+    .expect("qcow2");
+    let mut header = [0u8; 64];
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&q)
+        .expect("open");
+    f.read_exact_at(&mut header, 0).expect("header");
+    let rt = u64::from_be_bytes(header[48..56].try_into().expect("8"));
+    let mut first_block = [0u8; 8];
+    f.read_exact_at(&mut first_block, rt).expect("reftable");
+    let rb = u64::from_be_bytes(first_block);
+    // Refcount of the header cluster: 1 → 0.
+    f.write_all_at(&[0, 0], rb).expect("clear");
+    let check = run(Command::new("qemu-img").arg("check").arg(&q));
+    assert!(
+        !check.status.success(),
+        "qemu-img check missed a cleared refcount"
+    );
+}
+
+/// A raw size that is not a whole number of clusters, data in the partial last cluster and
+/// across a 512 MiB L2 boundary: `qemu-img compare` sees the same bytes for every mode.
+#[test]
+fn disk_qcow2_odd_size_and_region_boundary() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let raw = tmp.path().join("odd.raw");
+    let size = 600 * MIB + 3 * 4096 + 512;
+    let f = fs::File::create(&raw).expect("create");
+    f.set_len(size).expect("len");
+    f.write_all_at(&noise(200_000, 11), 512 * MIB - 100_000)
+        .expect("boundary");
+    f.write_all_at(&[0xabu8; 5000], size - 5000).expect("tail");
+    f.write_all_at(&vec![b'x'; 300_000], 4096).expect("head");
+    drop(f);
+    // And a 100 GiB sparse disk: many L1 entries, few L2 tables.
+    let big = tmp.path().join("big.raw");
+    let f = fs::File::create(&big).expect("create");
+    f.set_len(100 << 30).expect("len");
+    for at in [0u64, 37 << 30, (100 << 30) - 70_000] {
+        f.write_all_at(&noise(70_000, at as u32 | 1), at)
+            .expect("write");
+    }
+    drop(f);
+    let q = tmp.path().join("big.qcow2");
+    let stats = disk::raw_to_qcow2(&big, &q, Compression::None).expect("convert");
+    assert!(stats.file_size < 4 * MIB, "{stats:?}");
+    qemu_img_check(&q, "100 GiB");
+    run_ok(
+        Command::new("qemu-img")
+            .args(["compare", "-f", "raw", "-F", "qcow2"])
+            .arg(&big)
+            .arg(&q),
+    );
+    for (compression, name) in [
+        (Compression::None, "none"),
+        (Compression::Zlib, "zlib"),
+        (Compression::Zstd, "zstd"),
+    ] {
+        let q = tmp.path().join(format!("odd-{name}.qcow2"));
+        disk::raw_to_qcow2(&raw, &q, compression).expect("convert");
+        qemu_img_check(&q, name);
+        let cmp = run(Command::new("qemu-img")
+            .args(["compare", "-f", "raw", "-F", "qcow2"])
+            .arg(&raw)
+            .arg(&q));
+        assert!(
+            cmp.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&cmp.stdout)
+        );
+    }
+}
+
+/// UEFI firmware (OVMF under QEMU/TCG) boots a GRUB standalone image from our ESP on our GPT,
+/// raw and QCOW2 (zstd), and GRUB's own FAT driver reads a file back. Slow under TCG, so it
+/// runs only with `FORGER_SLOW_TESTS=1`.
+#[test]
+fn disk_uefi_firmware_boots_from_our_esp() {
+    if std::env::var_os("FORGER_SLOW_TESTS").is_none() {
+        eprintln!("skipped: set FORGER_SLOW_TESTS=1 to boot OVMF in QEMU");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cfg = tmp.path().join("grub.cfg");
+    fs::write(
+        &cfg,
+        "serial --unit=0 --speed=115200\nterminal_output serial\n\
+         echo \"MARKER: grub-efi reached\"\ncat (hd0,gpt2)/EFI/forger/marker.txt\nhalt\n",
+    )
+    .expect("cfg");
+    let grub = tmp.path().join("grubx64.efi");
+    run_ok(
+        Command::new("grub-mkstandalone")
+            .args(["-O", "x86_64-efi", "--locales=", "--fonts=", "--themes="])
+            .arg("--install-modules=normal echo halt serial terminal configfile part_gpt fat cat")
+            .arg("--modules=serial terminal echo halt part_gpt fat cat")
+            .arg("-o")
+            .arg(&grub)
+            .arg(format!("boot/grub/grub.cfg={}", cfg.display())),
+    );
+    let tree = StagingTree::create(tmp.path().join("stage")).expect("tree");
+    let seed = Seed::new("uefi-boot");
+    let layout = Layout::linux(256 * MIB, 64 * MIB, 512, true).expect("layout");
+    let (start, _) = layout.byte_range(1).expect("esp");
+    let esp = Esp::new(
+        vec![
+            EspFile {
+                path: "EFI/BOOT/BOOTX64.EFI".into(),
+                source: EspSource::Host(grub.clone()),
+            },
+            EspFile {
+                path: "EFI/forger/marker.txt".into(),
+                source: EspSource::Bytes(b"FORGER-ESP-FILE-OK\n".to_vec()),
+            },
+        ],
+        512,
+        &seed,
+    )
+    .with_partition_offset(start);
+    let contents = [PartitionContent {
+        partition: 1,
+        filesystem: &esp,
+    }];
+    for (format, fmt_name) in [
+        (Format::Raw, "raw"),
+        (
+            Format::Qcow2 {
+                compression: Compression::Zstd,
+            },
+            "qcow2",
+        ),
+    ] {
+        let img = tmp.path().join(format!("boot.{fmt_name}"));
+        disk::write(
+            &layout,
+            &contents,
+            &tree,
+            &img,
+            &WriteOptions::new(format),
+            &seed,
+        )
+        .expect("write");
+        let out = run(Command::new("timeout")
+            .arg("240")
+            .args([
+                "qemu-system-x86_64",
+                "-machine",
+                "q35",
+                "-accel",
+                "tcg",
+                "-m",
+                "512",
+            ])
+            .args(["-nographic", "-no-reboot", "-net", "none"])
+            .args(["-bios", "/usr/share/ovmf/OVMF.fd", "-drive"])
+            .arg(format!(
+                "if=virtio,format={fmt_name},snapshot=on,file={}",
+                img.display()
+            )));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("MARKER: grub-efi reached") && text.contains("FORGER-ESP-FILE-OK"),
+            "{fmt_name}: firmware did not boot our ESP (status {}):\n{}",
+            out.status,
+            text.chars()
+                .rev()
+                .take(3000)
+                .collect::<String>()
+                .chars()
+                .rev()
+                .collect::<String>()
+        );
+    }
 }
