@@ -33,6 +33,8 @@ pub struct BuildOptions {
     pub rootfs: Option<PathBuf>,
     /// The stage cache; `None` builds everything (`--no-cache`).
     pub cache: Option<Cache>,
+    /// Registry options for targets with `push-to` (auth file, insecure hosts, chunk size).
+    pub push: crate::oci::PushOptions,
 }
 
 /// One finished output.
@@ -44,6 +46,9 @@ pub struct Output {
     pub kind: &'static str,
     /// Where it was written.
     pub path: PathBuf,
+    /// The reference it was pushed to, with the manifest digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushed: Option<String>,
 }
 
 /// What a build produced.
@@ -169,10 +174,21 @@ pub fn build(
             path
         };
         events.output(&target.name, &path);
+        let pushed = match (&target.push_to, options.skip_push) {
+            (Some(reference), false) => {
+                let stage = format!("push:{}", target.name);
+                let r = timed(events, &stage, reference, || {
+                    outputs::push(&plan, target, &path, reference, &options.push)
+                })?;
+                Some(format!("{}@{}", r.reference, r.manifest))
+            }
+            _ => None,
+        };
         report.outputs.push(Output {
             target: target.name.clone(),
             kind: target.kind.keyword(),
             path,
+            pushed,
         });
     }
     Ok(report)

@@ -4,12 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use super::Error;
+use crate::archive::{self, ArchiveOptions};
 use crate::boot::{FstabEntry, LinuxBoot, write_fstab};
 use crate::cache::Cache;
 use crate::disk::{self, Format, Layout, PartitionContent, WriteOptions};
 use crate::fs::ext4::Ext4Writer;
 use crate::fs::fat::Esp;
 use crate::model::{Bootloader, DiskTarget, Family, FsKind, Target, TargetKind};
+use crate::oci::{self, ArtifactKind, ArtifactMeta, ImageConfig, LayoutOptions};
 use crate::payload::apt::{AptMirror, AptPayload};
 use crate::payload::{self, Payload, PayloadSource};
 use crate::plan::Plan;
@@ -102,13 +104,91 @@ pub(crate) fn write(
     match &target.kind {
         TargetKind::Qcow2(d) => write_disk(plan, target, d, tree, dest, &seed, qcow2_format(d)),
         TargetKind::Raw(d) => write_disk(plan, target, d, tree, dest, &seed, Format::Raw),
-        TargetKind::Oci(_) | TargetKind::Artifact(_) => Err(Error::UnsupportedTarget {
-            target: target.name.clone(),
-            kind: target.kind.keyword(),
-            help: "this build of Forger has no writer for it",
+        TargetKind::Artifact(a) => {
+            archive::write(
+                tree,
+                dest,
+                &ArchiveOptions::new(archive_compression(a.compression), plan.epoch),
+            )?;
+            Ok((dest.to_path_buf(), Vec::new()))
         }
-        .into()),
+        TargetKind::Oci(o) => {
+            let config = ImageConfig {
+                os: plan.distro.oci_os().to_owned(),
+                architecture: plan.architecture.as_str().to_owned(),
+                entrypoint: o.entrypoint.clone(),
+                cmd: o.cmd.clone(),
+                env: o
+                    .env
+                    .iter()
+                    .map(|e| (e.name.clone(), e.value.clone()))
+                    .collect(),
+                working_dir: o.working_dir.clone(),
+                user: o.user.clone(),
+                labels: o.labels.clone(),
+                exposed_ports: o.exposed_ports.clone(),
+                annotations: o.annotations.clone(),
+                created: plan.epoch,
+                history: vec![format!(
+                    "forger: {} {}",
+                    plan.metadata.name, plan.metadata.version
+                )],
+            };
+            let options = LayoutOptions {
+                compression: archive_compression(o.compression),
+                epoch: plan.epoch,
+                tag: plan.metadata.version.clone(),
+                threads: 0,
+            };
+            let (out_dir, name) = split_layout_dest(dest);
+            let report = oci::write_layout(tree, out_dir, name, &config, &options)?;
+            Ok((report.dir, Vec::new()))
+        }
     }
+}
+
+/// `<out>/<stem>-oci` → (`<out>`, `<stem>`), as the layout writer names its directory.
+fn split_layout_dest(dest: &Path) -> (&Path, &str) {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let name = dest
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix("-oci"))
+        .unwrap_or("image");
+    (dir, name)
+}
+
+fn archive_compression(c: crate::model::Compression) -> archive::Compression {
+    match c {
+        crate::model::Compression::None => archive::Compression::None,
+        crate::model::Compression::Gzip => archive::Compression::Gzip,
+        crate::model::Compression::Zstd => archive::Compression::Zstd,
+    }
+}
+
+/// Pushes a finished output to `reference`: OCI layouts as images, QCOW2 files and tarballs
+/// as artifacts whose config comes from the image's metadata.
+pub(crate) fn push(
+    plan: &Plan,
+    target: &Target,
+    path: &Path,
+    reference: &str,
+    options: &oci::PushOptions,
+) -> crate::Result<oci::PushReport> {
+    let kind = match target.kind {
+        TargetKind::Oci(_) => return Ok(oci::push_layout(path, reference, options)?),
+        TargetKind::Qcow2(_) => ArtifactKind::Qcow2,
+        TargetKind::Raw(_) | TargetKind::Artifact(_) => ArtifactKind::Tarball,
+    };
+    let meta = ArtifactMeta {
+        name: plan.metadata.name.clone(),
+        version: plan.metadata.version.clone(),
+        architecture: plan.architecture.as_str().to_owned(),
+        os: plan.distro.oci_os().to_owned(),
+        description: plan.metadata.description.clone().unwrap_or_default(),
+        kind,
+    };
+    Ok(oci::push_artifact(path, reference, &meta, options)?)
 }
 
 fn qcow2_format(d: &DiskTarget) -> Format {

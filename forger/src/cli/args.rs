@@ -55,6 +55,20 @@ pub struct CacheArgs {
     pub cache_dir: Option<PathBuf>,
 }
 
+/// Registry options of `build` and `push`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RegistryArgs {
+    /// Credentials: JSON `{"username","password"}` or `{"token"}`.
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+    /// Reach this registry (`host[:port]`) over plain HTTP; loopback always is. Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
+    /// Upload chunk size (e.g. 4M); small enough for GHCR by default.
+    #[arg(long, value_name = "SIZE")]
+    pub chunk_size: Option<crate::model::Size>,
+}
+
 /// `cache` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
@@ -94,6 +108,8 @@ pub enum Command {
         rootfs: Option<PathBuf>,
         #[command(flatten)]
         cache: CacheArgs,
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
     /// Check the image and its referenced files without building.
     Validate {
@@ -130,6 +146,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Push a built output: an OCI layout as an image, or a file as an artifact.
+    Push {
+        /// The OCI layout directory, QCOW2 file or tarball.
+        #[arg(long, value_name = "PATH")]
+        image: PathBuf,
+        /// Where to push: `registry/repository:tag`.
+        #[arg(long, value_name = "REF")]
+        reference: String,
+        /// Push a file as an artifact (QCOW2 or tarball) instead of an OCI layout.
+        #[arg(long)]
+        artifact: bool,
+        /// Artifact config: image name (default: the file name without extension).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Artifact config: image version.
+        #[arg(long, value_name = "VERSION", default_value = "0")]
+        version: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
     /// Inspect or trim the stage cache.
     Cache {
         /// The stage cache directory (default: $XDG_CACHE_HOME/forger).
@@ -149,7 +185,7 @@ impl Command {
             | Command::Inspect { source, .. }
             | Command::Targets { source }
             | Command::Plan { source, .. } => Some(source),
-            Command::Cache { .. } => None,
+            Command::Cache { .. } | Command::Push { .. } => None,
         }
     }
 }

@@ -45,7 +45,7 @@ pub fn run_cli(
     let mut reporter = Reporter::new(cli.output);
     let result = match cli.command.source() {
         Some(source) => image(source).and_then(|img| dispatch(&cli.command, &img, &mut reporter)),
-        None => cache_command(&cli.command, &mut reporter),
+        None => standalone(&cli.command, &mut reporter),
     };
     if let Err(e) = &result {
         reporter.error(e);
@@ -69,6 +69,7 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
             output_name,
             rootfs,
             cache,
+            registry,
             ..
         } => {
             let options = BuildOptions {
@@ -80,6 +81,7 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
                 cache: (!cache.no_cache).then(|| {
                     Cache::new(cache.cache_dir.clone().unwrap_or_else(Cache::default_dir))
                 }),
+                push: push_options(registry),
             };
             let report = build::build(image, &options, reporter)?;
             reporter.result(
@@ -122,12 +124,65 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
                 serde_json::to_string_pretty(&plan).expect("plans serialise")
             );
         }
-        Command::Cache { .. } => return cache_command(command, reporter),
+        Command::Cache { .. } | Command::Push { .. } => return standalone(command, reporter),
     }
     Ok(())
 }
 
-fn cache_command(command: &Command, reporter: &mut Reporter) -> crate::Result<()> {
+fn push_options(r: &args::RegistryArgs) -> crate::oci::PushOptions {
+    let mut o = crate::oci::PushOptions {
+        auth_file: r.auth_file.clone(),
+        insecure_registries: r.insecure_registries.clone(),
+        ..Default::default()
+    };
+    if let Some(size) = r.chunk_size {
+        o.chunk_size = size.as_bytes().max(1) as usize;
+    }
+    o
+}
+
+/// Commands that need no image: `push` and `cache`.
+fn standalone(command: &Command, reporter: &mut Reporter) -> crate::Result<()> {
+    if let Command::Push {
+        image,
+        reference,
+        artifact,
+        name,
+        version,
+        registry,
+    } = command
+    {
+        let options = push_options(registry);
+        let report = if *artifact {
+            let file_name = image
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let kind = if file_name.ends_with(".qcow2") {
+                crate::oci::ArtifactKind::Qcow2
+            } else {
+                crate::oci::ArtifactKind::Tarball
+            };
+            let meta = crate::oci::ArtifactMeta {
+                name: name
+                    .clone()
+                    .unwrap_or_else(|| file_name.split('.').next().unwrap_or("image").to_owned()),
+                version: version.clone(),
+                architecture: "amd64".to_owned(),
+                os: "linux".to_owned(),
+                description: String::new(),
+                kind,
+            };
+            crate::oci::push_artifact(image, reference, &meta, &options)?
+        } else {
+            crate::oci::push_layout(image, reference, &options)?
+        };
+        reporter.result(
+            &format!("pushed {} ({})", report.reference, report.manifest),
+            json!({"reference": report.reference, "manifest": report.manifest.to_string()}),
+        );
+        return Ok(());
+    }
     let Command::Cache { cache_dir, command } = command else {
         return Ok(());
     };

@@ -207,8 +207,14 @@ impl Manifest {
         {
             self.remove(&path);
         }
+        let link_target = match &entry.kind {
+            EntryKind::Hardlink { target } => Some(target.clone()),
+            _ => None,
+        };
         self.entries.insert(path, entry);
-        self.normalise_hardlinks();
+        if let Some(target) = link_target {
+            self.normalise_hardlinks(&target);
+        }
         Ok(())
     }
 
@@ -302,29 +308,26 @@ impl Manifest {
         }
     }
 
-    /// Keeps the invariant that a hard link group's file is its first name in path order.
-    fn normalise_hardlinks(&mut self) {
-        let mut groups: BTreeMap<StagePath, Vec<StagePath>> = BTreeMap::new();
-        for (p, e) in &self.entries {
-            if let EntryKind::Hardlink { target } = &e.kind {
-                groups.entry(target.clone()).or_default().push(p.clone());
-            }
+    /// Keeps the invariant that a hard link group's file is its first name in path order,
+    /// for the group of the file `file` (called when a link to it is added).
+    fn normalise_hardlinks(&mut self, file: &StagePath) {
+        let links: Vec<StagePath> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(&e.kind, EntryKind::Hardlink { target } if target == file))
+            .map(|(p, _)| p.clone())
+            .collect();
+        let Some(first) = links.first().filter(|first| *first < file).cloned() else {
+            return;
+        };
+        if let Some(e) = self.entries.get_mut(&first) {
+            e.kind = EntryKind::File;
         }
-        for (file, links) in groups {
-            let first_link = &links[0];
-            if first_link < &file {
-                // Swap roles: the earliest name becomes the file.
-                let first = first_link.clone();
-                if let Some(e) = self.entries.get_mut(&first) {
-                    e.kind = EntryKind::File;
-                }
-                for p in links.iter().skip(1).chain(std::iter::once(&file)) {
-                    if let Some(e) = self.entries.get_mut(p) {
-                        e.kind = EntryKind::Hardlink {
-                            target: first.clone(),
-                        };
-                    }
-                }
+        for p in links.iter().skip(1).chain(std::iter::once(file)) {
+            if let Some(e) = self.entries.get_mut(p) {
+                e.kind = EntryKind::Hardlink {
+                    target: first.clone(),
+                };
             }
         }
     }
