@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, Read, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -279,20 +279,34 @@ impl Filesystem for Ext4Writer {
     }
 }
 
-/// Copies `len` bytes from `src` into `dev` from position 0, seeking over all-zero chunks.
+/// Copies `len` bytes from `src` into `dev` from position 0. Only the data extents of the
+/// sparse image are read (`SEEK_DATA`/`SEEK_HOLE`), and all-zero chunks inside them are
+/// seeked over, so a mostly empty partition costs what its data costs.
 fn copy_skipping_zeros(src: &mut fs::File, dev: &mut dyn BlockDevice, len: u64) -> io::Result<()> {
+    use rustix::fs::{SeekFrom as RawSeek, seek};
     let mut buf = vec![0u8; CHUNK];
-    dev.seek(SeekFrom::Start(0))?;
-    let mut done = 0u64;
-    while done < len {
-        let want = (len - done).min(CHUNK as u64) as usize;
-        src.read_exact(&mut buf[..want])?;
-        if buf[..want].iter().all(|&b| b == 0) {
-            dev.seek(SeekFrom::Current(want as i64))?;
-        } else {
-            dev.write_all(&buf[..want])?;
+    let mut pos = 0u64;
+    while pos < len {
+        let data = match seek(&*src, RawSeek::Data(pos)) {
+            Ok(d) => d,
+            Err(rustix::io::Errno::NXIO) => break, // no data after `pos`
+            Err(e) => return Err(e.into()),
+        };
+        let hole = seek(&*src, RawSeek::Hole(data))
+            .map_err(io::Error::from)?
+            .min(len);
+        src.seek(SeekFrom::Start(data))?;
+        let mut at = data;
+        while at < hole {
+            let want = (hole - at).min(CHUNK as u64) as usize;
+            src.read_exact(&mut buf[..want])?;
+            if buf[..want].iter().any(|&b| b != 0) {
+                dev.seek(SeekFrom::Start(at))?;
+                dev.write_all(&buf[..want])?;
+            }
+            at += want as u64;
         }
-        done += want as u64;
+        pos = hole;
     }
     dev.flush()
 }
