@@ -61,6 +61,16 @@ impl BlockDevice for Window {
     }
 }
 
+/// SHA-256 of the partition (1 MiB .. 1 MiB + size) of a disk file.
+fn partition_hash(disk: &std::path::Path, size: u64) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut f = fs::File::open(disk).expect("disk");
+    f.seek(SeekFrom::Start(1 << 20)).expect("seek");
+    let mut h = Sha256::new();
+    io::copy(&mut f.take(size), &mut h).expect("hash");
+    h.finalize().to_vec()
+}
+
 fn main() -> miette::Result<()> {
     let mut args = std::env::args().skip(1);
     let tar = args
@@ -118,5 +128,7 @@ fn main() -> miette::Result<()> {
         "ext4 write (temp image streamed): {:.2} s",
         t.elapsed().as_secs_f64()
     );
+    let same = partition_hash(&disk, size) == partition_hash(&disk2, size);
+    println!("the two builds are byte-identical: {same}");
     Ok(())
 }

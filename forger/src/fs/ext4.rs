@@ -167,7 +167,8 @@ impl Ext4Writer {
 
     /// Builds the filesystem directly into `image` at byte `offset`, `size_bytes` long
     /// (`mkfs.ext4 -E offset=`), leaving the rest of the file alone. This is the fast path
-    /// when the disk assembler can hand out the output file's path.
+    /// when the disk assembler can hand out the output file's path. The range must read as
+    /// zeros (a fresh output file does): `mkfs.ext4` leaves unused inode tables unwritten.
     pub fn write_at(
         &self,
         tree: &StagingTree,
