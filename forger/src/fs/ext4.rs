@@ -15,9 +15,10 @@
 //! `/etc/mke2fs.conf`, and it visits directories in sorted order. Two builds of the same tree
 //! are byte-identical.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, Read, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -38,6 +39,9 @@ const FEATURES: &str = "has_journal,extent,huge_file,flex_bg,metadata_csum,64bit
 /// Copy granularity when streaming a built image into a [`BlockDevice`]; all-zero chunks are
 /// skipped (the device of a fresh output reads as zeros).
 const CHUNK: usize = 1 << 20;
+
+/// Inode number of the root directory on every ext2/3/4 filesystem.
+const EXT4_ROOT_INO: u32 = 2;
 
 /// Temporary directory-entry name used while creating a socket inode with debugfs.
 const SOCKET_TMP: &str = ".forger-socket-tmp";
@@ -163,7 +167,8 @@ impl Ext4Writer {
 
     /// Builds the filesystem directly into `image` at byte `offset`, `size_bytes` long
     /// (`mkfs.ext4 -E offset=`), leaving the rest of the file alone. This is the fast path
-    /// when the disk assembler can hand out the output file's path.
+    /// when the disk assembler can hand out the output file's path. The range must read as
+    /// zeros (a fresh output file does): `mkfs.ext4` leaves unused inode tables unwritten.
     pub fn write_at(
         &self,
         tree: &StagingTree,
@@ -229,41 +234,19 @@ impl Ext4Writer {
             });
         }
 
-        let script = work.path().join("debugfs.cmd");
-        let xattr_dir = work.path().join("xattr");
-        write_script(tree, &script, &xattr_dir)?;
+        // debugfs commands that name an inode by path pay a directory lookup per command;
+        // naming it `<ino>` does not (0.26 s instead of 5.5 s for 44k commands on a minbase
+        // tree). One read-only pass lists every directory to learn the inode numbers.
         let mut target = image.as_os_str().to_owned();
         target.push(format!("?offset={offset}"));
-        let out = Command::new("debugfs")
-            .env("E2FSPROGS_FAKE_TIME", self.epoch.to_string())
-            .arg("-w")
-            .arg("-f")
-            .arg(&script)
-            .arg(&target)
-            .output()
-            .map_err(|source| Error::ToolMissing {
-                tool: "debugfs",
-                source,
-            })?;
-        // debugfs exits 0 even when a command of the script fails; its errors go to stderr,
-        // where the only other line is the version banner.
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let problems: Vec<&str> = stderr
-            .lines()
-            .filter(|l| !l.starts_with("debugfs ") && !l.trim().is_empty())
-            .collect();
-        if !out.status.success() || !problems.is_empty() {
-            return Err(Error::ToolFailed {
-                tool: "debugfs",
-                status: out.status.to_string(),
-                stderr: problems
-                    .iter()
-                    .take(20)
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            });
-        }
+        let listing = work.path().join("list.cmd");
+        write_listing_script(tree, &listing)?;
+        let listed = run_debugfs(&target, &listing, false, self.epoch)?;
+        let inodes = parse_listing(&listed);
+        let script = work.path().join("debugfs.cmd");
+        let xattr_dir = work.path().join("xattr");
+        write_script(tree, &inodes, &script, &xattr_dir)?;
+        run_debugfs(&target, &script, true, self.epoch)?;
         Ok(())
     }
 
@@ -297,20 +280,34 @@ impl Filesystem for Ext4Writer {
     }
 }
 
-/// Copies `len` bytes from `src` into `dev` from position 0, seeking over all-zero chunks.
+/// Copies `len` bytes from `src` into `dev` from position 0. Only the data extents of the
+/// sparse image are read (`SEEK_DATA`/`SEEK_HOLE`), and all-zero chunks inside them are
+/// seeked over, so a mostly empty partition costs what its data costs.
 fn copy_skipping_zeros(src: &mut fs::File, dev: &mut dyn BlockDevice, len: u64) -> io::Result<()> {
+    use rustix::fs::{SeekFrom as RawSeek, seek};
     let mut buf = vec![0u8; CHUNK];
-    dev.seek(SeekFrom::Start(0))?;
-    let mut done = 0u64;
-    while done < len {
-        let want = (len - done).min(CHUNK as u64) as usize;
-        src.read_exact(&mut buf[..want])?;
-        if buf[..want].iter().all(|&b| b == 0) {
-            dev.seek(SeekFrom::Current(want as i64))?;
-        } else {
-            dev.write_all(&buf[..want])?;
+    let mut pos = 0u64;
+    while pos < len {
+        let data = match seek(&*src, RawSeek::Data(pos)) {
+            Ok(d) => d,
+            Err(rustix::io::Errno::NXIO) => break, // no data after `pos`
+            Err(e) => return Err(e.into()),
+        };
+        let hole = seek(&*src, RawSeek::Hole(data))
+            .map_err(io::Error::from)?
+            .min(len);
+        src.seek(SeekFrom::Start(data))?;
+        let mut at = data;
+        while at < hole {
+            let want = (hole - at).min(CHUNK as u64) as usize;
+            src.read_exact(&mut buf[..want])?;
+            if buf[..want].iter().any(|&b| b != 0) {
+                dev.seek(SeekFrom::Start(at))?;
+                dev.write_all(&buf[..want])?;
+            }
+            at += want as u64;
         }
-        done += want as u64;
+        pos = hole;
     }
     dev.flush()
 }
@@ -375,8 +372,102 @@ fn quote_text(text: &str, path: &StagePath) -> Result<String, Error> {
     Ok(format!("\"{text}\""))
 }
 
+/// Runs a debugfs command file on `target` (`image?offset=N`) and returns its stdout.
+fn run_debugfs(
+    target: &std::ffi::OsStr,
+    script: &Path,
+    writable: bool,
+    epoch: i64,
+) -> Result<String, Error> {
+    let mut cmd = Command::new("debugfs");
+    cmd.env("E2FSPROGS_FAKE_TIME", epoch.to_string());
+    if writable {
+        cmd.arg("-w");
+    }
+    let out = cmd
+        .arg("-f")
+        .arg(script)
+        .arg(target)
+        .output()
+        .map_err(|source| Error::ToolMissing {
+            tool: "debugfs",
+            source,
+        })?;
+    // debugfs exits 0 even when a command of the script fails; its errors go to stderr,
+    // where the only other line is the version banner.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let problems: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("debugfs ") && !l.trim().is_empty())
+        .collect();
+    if !out.status.success() || !problems.is_empty() {
+        return Err(Error::ToolFailed {
+            tool: "debugfs",
+            status: out.status.to_string(),
+            stderr: problems
+                .iter()
+                .take(20)
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n"),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// One `ls -p` per directory of the manifest.
+fn write_listing_script(tree: &StagingTree, script: &Path) -> Result<(), Error> {
+    let mut out = String::new();
+    for (path, entry) in tree.manifest.iter() {
+        if entry.is_dir() {
+            writeln!(out, "ls -p {}", quoted(path)?).expect("writing to a String");
+        }
+    }
+    fs::write(script, out).map_err(io_err(script))
+}
+
+/// Path → inode number from the output of [`write_listing_script`]'s commands: debugfs
+/// echoes each command (`debugfs: ls -p "/etc"`) and prints one
+/// `/<ino>/<mode>/<uid>/<gid>/<name>/<size>/` line per entry.
+fn parse_listing(text: &str) -> HashMap<String, u32> {
+    let mut inodes = HashMap::new();
+    inodes.insert("/".to_owned(), EXT4_ROOT_INO);
+    let mut dir: Option<&str> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("debugfs: ls -p \"") {
+            dir = rest.strip_suffix('"');
+            continue;
+        }
+        let (Some(dir), Some(rest)) = (dir, line.strip_prefix('/')) else {
+            continue;
+        };
+        let mut fields = rest.splitn(5, '/');
+        let Some(Ok(ino)) = fields.next().map(str::parse::<u32>) else {
+            continue;
+        };
+        let Some(name) = fields.nth(3).and_then(|r| r.split('/').next()) else {
+            continue;
+        };
+        if name == "." || name == ".." {
+            continue;
+        }
+        let path = if dir == "/" {
+            format!("/{name}")
+        } else {
+            format!("{dir}/{name}")
+        };
+        inodes.insert(path, ino);
+    }
+    inodes
+}
+
 /// Writes the `debugfs` script that gives every inode its manifest metadata.
-fn write_script(tree: &StagingTree, script: &Path, xattr_dir: &Path) -> Result<(), Error> {
+fn write_script(
+    tree: &StagingTree,
+    inodes: &HashMap<String, u32>,
+    script: &Path,
+    xattr_dir: &Path,
+) -> Result<(), Error> {
     let mut out = String::new();
     let mut xattr_count = 0usize;
     for (path, entry) in tree.manifest.iter() {
@@ -384,6 +475,24 @@ fn write_script(tree: &StagingTree, script: &Path, xattr_dir: &Path) -> Result<(
             continue; // shares the inode of its target, which is set on its own line
         }
         let q = quoted(path)?;
+        // Entries mkfs.ext4 made are named by inode number; device nodes, FIFOs and sockets
+        // are made by this script and named by path.
+        let q = match &entry.kind {
+            EntryKind::CharDevice { .. }
+            | EntryKind::BlockDevice { .. }
+            | EntryKind::Fifo
+            | EntryKind::Socket => q,
+            _ => match inodes.get(&path.to_string()) {
+                Some(ino) => format!("<{ino}>"),
+                None => {
+                    return Err(Error::ToolFailed {
+                        tool: "mkfs.ext4",
+                        status: "exit status: 0".into(),
+                        stderr: format!("`{path}` is missing from the new filesystem"),
+                    });
+                }
+            },
+        };
         let node = match &entry.kind {
             EntryKind::CharDevice { major, minor } => Some(format!("c {major} {minor}")),
             EntryKind::BlockDevice { major, minor } => Some(format!("b {major} {minor}")),
@@ -452,6 +561,20 @@ mod tests {
         assert!(matches!(quoted(&bad), Err(Error::UnsupportedName { .. })));
         let ok = StagePath::new("/usr/share/a b").expect("path");
         assert_eq!(quoted(&ok).expect("quotable"), "\"/usr/share/a b\"");
+    }
+
+    #[test]
+    fn listing_gives_inode_numbers() {
+        let text = "debugfs: ls -p \"/\"\n/2/040755/0/0/.//\n/2/040755/0/0/..//\n\
+                    /12/120777/0/0/bin/7/\n/13/040755/0/0/etc//\n\
+                    debugfs: ls -p \"/etc\"\n/13/040755/0/0/.//\n/2/040755/0/0/..//\n\
+                    /14/100644/0/0/host name/12/\n";
+        let m = parse_listing(text);
+        assert_eq!(m.get("/"), Some(&2));
+        assert_eq!(m.get("/bin"), Some(&12));
+        assert_eq!(m.get("/etc"), Some(&13));
+        assert_eq!(m.get("/etc/host name"), Some(&14));
+        assert_eq!(m.len(), 4);
     }
 
     #[test]

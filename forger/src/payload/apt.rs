@@ -381,6 +381,17 @@ impl AptPayload {
             })?;
         }
         let mut cmd = self.command()?;
+        let copy = match &self.keep_tar {
+            None => None,
+            Some(path) => {
+                Some(
+                    fs::File::create(path).map_err(|source| crate::stage::Error::Io {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
+        };
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -391,18 +402,12 @@ impl AptPayload {
         let stderr = child.stderr.take().expect("stderr was piped");
         let reader = thread::spawn(move || StderrLog::collect(stderr));
         let stdout = child.stdout.take().expect("stdout was piped");
-        let imported = match &self.keep_tar {
+        let imported = match copy {
             None => tree.import_tar(stdout),
-            Some(path) => {
-                let copy = fs::File::create(path).map_err(|source| crate::stage::Error::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                tree.import_tar(Tee {
-                    inner: stdout,
-                    copy: io::BufWriter::new(copy),
-                })
-            }
+            Some(copy) => tree.import_tar(Tee {
+                inner: stdout,
+                copy: io::BufWriter::new(copy),
+            }),
         };
         // Dropping the pipe (done by import_tar) makes mmdebstrap stop if the import failed.
         let status = child
