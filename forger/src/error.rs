@@ -32,4 +32,8 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Stage(#[from] crate::stage::Error),
+    /// The illumos finishing steps (boot archive, /dev skeleton, console, first boot).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Illumos(#[from] crate::illumos::Error),
 }

@@ -15,6 +15,7 @@ pub mod build;
 pub mod cli;
 pub mod error;
 pub mod fs;
+pub mod illumos;
 pub mod model;
 pub mod payload;
 pub mod plan;
