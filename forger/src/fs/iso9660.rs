@@ -487,7 +487,7 @@ impl Layout {
         b.extend_from_slice(&both16(1)); // volume sequence number
         b.push(r.ident.len() as u8);
         b.extend_from_slice(&r.ident);
-        if r.ident.len() % 2 == 0 {
+        if r.ident.len().is_multiple_of(2) {
             b.push(0);
         }
         b.extend_from_slice(&r.inline);
