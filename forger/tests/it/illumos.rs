@@ -208,7 +208,34 @@ fn omnios_tree(root: &Path) -> StagingTree {
         3,
         0o644,
     );
+    // A directory whose records fill several sectors, and enough directories that the path
+    // tables take more than one sector.
+    dir(&mut t, "/kernel/drv/many", 0, 3, 0o755);
+    for (path, content) in many_files() {
+        if let Some((parent, _)) = path.rsplit_once('/')
+            && t.manifest.get(&p(parent)).is_none()
+        {
+            dir(&mut t, parent, 0, 3, 0o755);
+        }
+        file(&mut t, &path, content.as_bytes(), 0, 3, 0o644);
+    }
     t
+}
+
+/// 300 files of assorted name lengths in one directory and 120 directories of one file each.
+fn many_files() -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for i in 0..300 {
+        let name = format!("mod-{i}-{}.conf", "y".repeat(i % 60));
+        v.push((format!("/kernel/drv/many/{name}"), format!("module {i}\n")));
+    }
+    for i in 0..120 {
+        v.push((
+            format!("/kernel/dirs/d{i:03}-with-a-longer-name/f.conf"),
+            format!("dir {i}\n"),
+        ));
+    }
+    v
 }
 
 /// Files expected in the archive: image path → staged path holding the bytes.
@@ -234,6 +261,9 @@ fn expected_files() -> BTreeMap<String, String> {
         "/kernel/misc/amd64/zmod-link".to_owned(),
         "/kernel/misc/amd64/zmod".to_owned(),
     );
+    for (path, _) in many_files() {
+        m.insert(path.clone(), path);
+    }
     for name in [LONG_NAME.to_owned(), two_hundred_chars()] {
         let path = format!("/kernel/drv/{name}");
         m.insert(path.clone(), path);
