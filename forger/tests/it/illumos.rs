@@ -393,6 +393,26 @@ fn boot_archive_holds_the_listed_files_with_rock_ridge_names_modes_and_owners() 
         assert!(got == want, "boot lookup of {path} read other bytes");
     }
     assert!(hsfs_boot_lookup(&image, "/kernel/misc/legacy32").is_none());
+    // The walk itself agrees with what bootadm's own tool makes: an image of the extracted
+    // files from `mkisofs -dlrDJN -relaxed-filenames` (genisoimage) reads the same way.
+    let reference = tmp.path().join("reference.iso");
+    run_ok(
+        Command::new("genisoimage")
+            .args([
+                "-quiet",
+                "-graft-points",
+                "-dlrDJN",
+                "-relaxed-filenames",
+                "-o",
+            ])
+            .arg(&reference)
+            .arg(&out_dir),
+    );
+    let reference = fs::read(&reference).unwrap();
+    for path in ["/etc/system", "/kernel/drv/amd64/sd", "/kernel/drv/sd.conf"] {
+        let got = hsfs_boot_lookup(&reference, path).unwrap_or_else(|| panic!("{path}"));
+        assert!(got == fs::read(t.host_path(&p(path))).unwrap(), "{path}");
+    }
 
     // The hash file is the SHA-1 of the archive, as `sha1sum` computes it.
     let sum = run_ok(Command::new("sha1sum").arg(&iso));
