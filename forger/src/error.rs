@@ -60,4 +60,8 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Oci(#[from] crate::oci::Error),
+    /// The illumos finishing steps (boot archive, /dev skeleton, console, first boot).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Illumos(#[from] crate::illumos::Error),
 }

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod disk;
 pub mod error;
 pub mod fs;
+pub mod illumos;
 pub mod model;
 pub mod oci;
 pub mod payload;

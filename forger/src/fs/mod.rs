@@ -5,6 +5,7 @@
 
 pub mod ext4;
 pub mod fat;
+pub mod iso9660;
 
 use std::io::{Read, Seek, Write};
 

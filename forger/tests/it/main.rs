@@ -11,5 +11,6 @@ mod ext4;
 mod linux_boot;
 mod oci;
 mod registry;
+mod illumos;
 mod stage;
 mod util;
