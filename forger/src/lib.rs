@@ -19,3 +19,4 @@ pub mod seed;
 pub mod stage;
 
 pub use error::{Error, Result};
+pub use forger_macros::{fragment, image};

@@ -4,4 +4,5 @@
 //! `scripts/install-test-deps.sh` (the README's test command runs it); a missing tool fails
 //! the test with that hint rather than skipping it.
 
+mod dsl;
 mod util;
