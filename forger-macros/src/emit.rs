@@ -183,7 +183,7 @@ impl Cx {
         let mut seen: BTreeMap<String, Name> = BTreeMap::new();
         let mut metadata = None;
         let mut distro = None;
-        let mut family_ips = Some(true); // OmniOS when no distro is given
+        let mut family_ips = Some(true); // OmniOS when neither this image nor a base sets one
         let mut architecture = None;
         let mut base = None;
         let mut build_host = None;
@@ -272,6 +272,10 @@ impl Cx {
         }
         if content.name.is_none() {
             content.name = default_name;
+        }
+        if base.is_some() && distro.is_none() {
+            // The distro comes from the base image, which the macro cannot see.
+            family_ips = None;
         }
         let content = content.emit();
         if kind == Kind::Fragment {

@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use forger::model::{
-    Architecture, Bootloader, BuilderVm, Compression, Customization, DiskLayout, DiskTarget,
-    Fragment, FsKind, Image, OciTarget, Overlay, OverlaySet, PartitionRole, Property, SectorSize,
-    Target, TargetKind, User, ZfsPool,
+    Bootloader, BuilderVm, Compression, Customization, DiskLayout, DiskTarget, Fragment, FsKind,
+    Image, OciTarget, Overlay, OverlaySet, PartitionRole, Property, SectorSize, Target, TargetKind,
+    User, ZfsPool,
 };
 
 /// The DSL source of `image` and everything it pulls in: a Rust module with `pub fn image()
@@ -186,9 +186,11 @@ impl Gen {
             q(&m.version),
             prop("description", m.description.as_deref())
         ));
-        w.line(format!("distro {}", q(&image.distro.to_string())));
-        if image.architecture != Architecture::default() {
-            w.line(format!("architecture {}", q(image.architecture.as_str())));
+        if let Some(d) = &image.distro {
+            w.line(format!("distro {}", q(&d.to_string())));
+        }
+        if let Some(a) = image.architecture {
+            w.line(format!("architecture {}", q(a.as_str())));
         }
         if let Some(base) = &image.base {
             let f = self.image_fn(base);

@@ -2,7 +2,6 @@
 //! source ([`codegen`]) for build scripts.
 
 pub mod codegen;
-// `build` (build-script support: `compile(path)` over `crate::load`) compiles once the KDL
-// importer's `pub fn load(path: &Path) -> Result<Image, Error>` is merged; until then it is
-// left out here. Enable with `pub mod build;`.
-// pub mod build;
+// `build::compile(path)` (over the importer's `crate::load`) is commented out in build.rs
+// until the importer is merged; `build::compile_with(path, loader)` works now.
+pub mod build;

@@ -213,7 +213,7 @@ fn dsl_omnios_example_is_the_corpus_image() {
         .map(|f| f.name.clone())
         .collect();
     assert_eq!(names, [Some("devfs".to_owned()), Some("common".to_owned())]);
-    assert_eq!(image.content.includes[0].overlays[0].actions.len(), 14);
+    assert_eq!(image.content.includes[0].overlays[0].actions.len(), 15);
     assert_eq!(image.content.packages[0].packages.len(), 7);
     let disk = image.targets[0].kind.disk().expect("a disk target");
     assert_eq!(disk.disk_size, Size::mib(4000));
@@ -235,7 +235,7 @@ fn dsl_omnios_example_is_the_corpus_image() {
 fn dsl_debian_example_is_valid() {
     let image = debian_ci::image();
     image.validate().expect("the example is valid");
-    assert_eq!(image.distro.apt_suite().as_deref(), Some("bookworm"));
+    assert_eq!(image.distro().apt_suite().as_deref(), Some("bookworm"));
     assert_eq!(
         image.content.repositories.apt_mirrors[0].url,
         "http://deb.debian.org/debian"

@@ -13,5 +13,5 @@ fn main() {
     image.validate().unwrap();
     assert_eq!(image.content.repositories.apt_mirrors[0].components, vec!["main", "universe"]);
     assert_eq!(image.builder_vm.unwrap().memory_mb, Some(4096));
-    assert_eq!(image.architecture, forger::model::Architecture::Arm64);
+    assert_eq!(image.architecture, Some(forger::model::Architecture::Arm64));
 }
