@@ -678,7 +678,7 @@ impl Cx {
         }
     }
 
-    fn uint(&mut self, v: &Value, what: &str) -> Option<TokenStream> {
+    fn uint(&mut self, v: &Value, what: &str, example: &str) -> Option<TokenStream> {
         match v {
             Value::Int(i) => match i.base10_parse::<u32>() {
                 Ok(n) => Some(quote_spanned!(i.span()=> #n)),
@@ -694,7 +694,7 @@ impl Cx {
             other => {
                 self.err_at(
                     other.span(),
-                    format!("`{what}` takes a number without quotes, like `{what} 4`"),
+                    format!("`{what}` is a number: write it without quotes, like `{example}`"),
                 );
                 None
             }
@@ -980,8 +980,8 @@ impl Cx {
                 None
             }
         };
-        let uid = p.get("uid").and_then(|v| self.uint(v, "uid"));
-        let gid = p.get("gid").and_then(|v| self.uint(v, "gid"));
+        let uid = p.get("uid").and_then(|v| self.uint(v, "uid", "uid=1000"));
+        let gid = p.get("gid").and_then(|v| self.uint(v, "gid", "gid=1000"));
         let shell = p.get("shell").and_then(|v| self.text(v, "shell"));
         let home = p.get("home").and_then(|v| self.text(v, "home"));
         let create_home = p
@@ -1208,9 +1208,10 @@ impl Cx {
                 }
                 n => {
                     self.props(&child, &[]);
+                    let example = format!("{n} 4");
                     let v = self
-                        .one_arg(&child, &format!("{n} 4"))
-                        .and_then(|v| self.uint(&v, n));
+                        .one_arg(&child, &example)
+                        .and_then(|v| self.uint(&v, n, &example));
                     match n {
                         "vcpus" => vcpus = v,
                         "memory" => memory = v,

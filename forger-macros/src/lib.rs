@@ -180,7 +180,12 @@ fn expand(kind: emit::Kind, input: TokenStream) -> TokenStream {
     };
     match emit::expand(kind, input.into(), source_dir(), default_name) {
         Ok(tokens) => tokens.into(),
-        Err(e) => e.to_compile_error().into(),
+        Err(e) => {
+            // Several `compile_error!`s are statements, not one expression: wrap them in a
+            // block that diverges, so the only errors shown are ours.
+            let errors = e.to_compile_error();
+            quote!({ #errors ::core::unreachable!() }).into()
+        }
     }
 }
 
