@@ -1305,9 +1305,11 @@ impl Cx {
         };
         let mut seen: BTreeMap<String, Name> = BTreeMap::new();
         let mut fitting = Vec::new();
+        let mut misfit = false;
         for child in children {
             let n = child.name.text.clone();
             if !allowed.contains(&n.as_str()) {
+                misfit = true;
                 if ALL_TARGET_CHILDREN.contains(&n.as_str()) {
                     let owners: Vec<&str> = [
                         ("qcow2/raw", DISK_CHILDREN),
@@ -1361,7 +1363,7 @@ impl Cx {
         }
         let kind_tokens = match kind {
             "Qcow2" | "Raw" => {
-                let disk = self.disk(node, &fitting, compression, family_ips)?;
+                let disk = self.disk(node, &fitting, compression, family_ips, misfit)?;
                 let v = syn::Ident::new(kind, Span::call_site());
                 quote!(::forger::model::TargetKind::#v(#disk))
             }
@@ -1392,6 +1394,7 @@ impl Cx {
         children: &[Node],
         compression: Option<TokenStream>,
         family_ips: Option<bool>,
+        misfit: bool,
     ) -> Option<TokenStream> {
         let mut size = None;
         let mut has_size = false;
@@ -1454,6 +1457,10 @@ impl Cx {
             }
         }
         if !has_size {
+            if misfit {
+                // A misspelt `disk-size` was reported already; say it once.
+                return None;
+            }
             self.err(
                 &node.name,
                 "a disk target needs its size: add `disk-size \"8G\"` inside the target block",

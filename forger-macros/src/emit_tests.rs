@@ -66,6 +66,7 @@ fn several_errors_are_reported_at_once() {
         quote! {
             metadata name="x"
             target "d" kind="qcow2" { disk_size "8G" }
+            target "e" kind="raw" { bootloader "uefi" }
             overlays { ensure-dir "/x" mode="989" }
         },
         quote!("/src/dir"),

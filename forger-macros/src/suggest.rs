@@ -5,6 +5,12 @@
 pub fn closest<'a>(given: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let norm = given.replace('_', "-").to_ascii_lowercase();
     let limit = (norm.chars().count() / 3).max(1);
+    if let Some(c) = candidates
+        .iter()
+        .find(|c| norm.len() > 2 && (norm.starts_with(**c) || c.starts_with(norm.as_str())))
+    {
+        return Some(c);
+    }
     candidates
         .iter()
         .map(|c| (distance(&norm, c), *c))
@@ -64,5 +70,9 @@ mod tests {
         );
         assert_eq!(closest("zzz", &["packages", "overlays"]), None);
         assert_eq!(closest("ueif", &["uefi", "bios"]), Some("uefi"));
+        assert_eq!(
+            closest("ensure-directory", &["file", "ensure-dir"]),
+            Some("ensure-dir")
+        );
     }
 }
