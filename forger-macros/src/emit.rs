@@ -1294,9 +1294,7 @@ impl Cx {
             }
         };
         let children = self.raw_block(node);
-        let Some(kind) = kind else {
-            return None;
-        };
+        let kind = kind?;
         let (allowed, label) = match kind {
             "Qcow2" => (DISK_CHILDREN, "a qcow2"),
             "Raw" => (DISK_CHILDREN, "a raw"),

@@ -72,8 +72,7 @@ fn several_errors_are_reported_at_once() {
         quote!("/src/dir"),
         None,
     )
-    .err()
-    .expect("the body has errors");
+    .expect_err("the body has errors");
     let messages: Vec<String> = err.into_iter().map(|e| e.to_string()).collect();
     assert_eq!(messages.len(), 4, "{messages:#?}");
     assert!(messages[0].contains("needs `version`"), "{messages:#?}");
