@@ -29,3 +29,4 @@ pub mod stage;
 
 pub use cli::run;
 pub use error::{Error, Result};
+pub use forger_macros::{fragment, image};

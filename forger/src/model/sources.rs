@@ -114,6 +114,18 @@ impl Facet {
 pub struct Package(String);
 
 impl Package {
+    /// A package from a name given in code (the `image!` macro checks literal names at compile
+    /// time and calls this). Panics on an empty name or one with whitespace, a programming
+    /// error; parse user input with `str::parse`.
+    pub fn new(name: impl Into<String>) -> Self {
+        let name = name.into();
+        assert!(
+            !name.is_empty() && !name.chars().any(char::is_whitespace),
+            "package name `{name}` is empty or has whitespace"
+        );
+        Package(name)
+    }
+
     /// The name as written.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -13,4 +13,5 @@ mod oci;
 mod registry;
 mod illumos;
 mod stage;
+mod dsl;
 mod util;

@@ -1,0 +1,6 @@
+fn main() {
+    let _ = forger::image! {
+        metadata name="x" version="1"
+        include "devfs.kdl"
+    };
+}

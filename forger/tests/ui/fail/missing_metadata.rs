@@ -1,0 +1,6 @@
+fn main() {
+    let _ = forger::image! {
+        distro "omnios"
+        packages { package "/editor/vim" }
+    };
+}

@@ -1,0 +1,6 @@
+fn main() {
+    let _ = forger::fragment! {
+        packages { package "curl" }
+        target "out" kind="artifact"
+    };
+}

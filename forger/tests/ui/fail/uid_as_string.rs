@@ -1,0 +1,6 @@
+fn main() {
+    let _ = forger::image! {
+        metadata name="x" version="1"
+        customization { user "ci" uid="1000" }
+    };
+}

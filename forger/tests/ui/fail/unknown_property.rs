@@ -1,0 +1,5 @@
+fn main() {
+    let _ = forger::image! {
+        metadata name="x" version="1" descripton="typo"
+    };
+}
