@@ -16,4 +16,8 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Stage(#[from] crate::stage::Error),
+    /// The native IPS client.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Ips(#[from] crate::payload::ips::Error),
 }
