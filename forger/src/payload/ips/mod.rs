@@ -2,23 +2,39 @@
 //! depots (HTTP) into a [`StagingTree`](crate::stage::StagingTree) on any host, and writes
 //! `/var/pkg` as an image-format-4 image. Formats and semantics: `shared/docs/ips.md`.
 //!
-//! Layers call downward: [`IpsPayload`] (client) → resolve/fetch/install/image → catalog,
-//! action, fmri, version.
+//! Layers call downward: [`IpsPayload`] (client) → resolve / fetch / install / image →
+//! catalog, action, fmri, version. Not done here: TLS client certificates and extra CA
+//! certificates for HTTPS origins, SAT-style backtracking, updates of existing images.
 
 mod action;
 mod catalog;
+mod client;
+mod driver;
 mod error;
+mod fetch;
 mod fmri;
+mod image;
+mod install;
+mod origin;
 mod resolve;
+mod textfile;
+mod users;
 mod varcet;
 mod version;
 
 pub use action::{Action, logical_lines, parse_manifest, quote_value};
 pub use catalog::{
-    CatalogPackage, PARTS, PublisherCatalog, canonical_json, signed_json, verify_signed,
+    CatalogPackage, PARTS, PublisherCatalog, basic_timestamp, canonical_json, signed_json,
+    verify_signed,
 };
+pub use client::{InstallReport, IpsPayload, Publisher};
+pub use driver::major_of;
 pub use error::{Blocker, Error};
+pub use fetch::{FetchStats, PayloadCache, PayloadSpec};
 pub use fmri::{Fmri, quote, unquote};
+pub use image::{STATE_INSTALLED, STATE_KNOWN, STATE_OBSOLETE, STATE_RENAMED, STATE_V1};
+pub use install::{IMAGE_META, InstallCounts, Mediation, PackageContent};
+pub use origin::Origin;
 pub use resolve::{Resolution, resolve};
 pub use varcet::Varcets;
 pub use version::{DEFAULT_BUILD_RELEASE, DotSequence, Version};

@@ -11,7 +11,11 @@ use super::Error;
 use super::fmri::Fmri;
 
 /// What the client says it is (depots log it; pkg sends `pkg/<version> (<os> …)`).
-const USER_AGENT: &str = concat!("pkg/forger-", env!("CARGO_PKG_VERSION"), " (forger native IPS client)");
+const USER_AGENT: &str = concat!(
+    "pkg/forger-",
+    env!("CARGO_PKG_VERSION"),
+    " (forger native IPS client)"
+);
 
 /// A source of repository data for one publisher.
 #[derive(Debug, Clone)]
@@ -73,9 +77,13 @@ impl Origin {
     /// A catalog file (`catalog.attrs`, `catalog.base.C`, …), as stored.
     pub fn catalog_file(&self, name: &str) -> Result<Vec<u8>, Error> {
         match self {
-            Origin::File { root, publisher } => {
-                read(&root.join("publisher").join(publisher).join("catalog").join(name))
-            }
+            Origin::File { root, publisher } => read(
+                &root
+                    .join("publisher")
+                    .join(publisher)
+                    .join("catalog")
+                    .join(name),
+            ),
             Origin::Http { base, agent } => get_bytes(agent, &format!("{base}/catalog/1/{name}")),
         }
     }
@@ -119,7 +127,10 @@ impl Origin {
 /// existing path, or the publisher V1 path when none exists (so the error names it).
 fn file_store_path(root: &Path, publisher: &str, hash: &str) -> PathBuf {
     let (a, b) = (hash.get(..2).unwrap_or(hash), hash.get(2..8).unwrap_or(""));
-    let stores = [root.join("publisher").join(publisher).join("file"), root.join("file")];
+    let stores = [
+        root.join("publisher").join(publisher).join("file"),
+        root.join("file"),
+    ];
     let mut first = None;
     for store in &stores {
         for p in [store.join(a).join(hash), store.join(a).join(b).join(hash)] {

@@ -22,7 +22,10 @@ pub fn add_group(
         return Ok(());
     };
     let mut lines = read_lines(tree, "etc/group")?.unwrap_or_default();
-    let used: Vec<u32> = lines.iter().filter_map(|l| field(l, 2)?.parse().ok()).collect();
+    let used: Vec<u32> = lines
+        .iter()
+        .filter_map(|l| field(l, 2)?.parse().ok())
+        .collect();
     let gid = match a.attr("gid").and_then(|g| g.parse().ok()) {
         Some(g) => g,
         None => match lines.iter().find(|l| field(l, 0) == Some(name)) {
@@ -37,7 +40,14 @@ pub fn add_group(
         }
         None => lines.push(format!("{name}::{gid}:")),
     }
-    write_lines(tree, owners, "etc/group", &lines, ("root", "sys", 0o644), mtime)
+    write_lines(
+        tree,
+        owners,
+        "etc/group",
+        &lines,
+        ("root", "sys", 0o644),
+        mtime,
+    )
 }
 
 /// Applies one `user` action.
@@ -52,7 +62,10 @@ pub fn add_user(
     };
     let mut passwd = read_lines(tree, "etc/passwd")?.unwrap_or_default();
     let mut groups = read_lines(tree, "etc/group")?.unwrap_or_default();
-    let used: Vec<u32> = passwd.iter().filter_map(|l| field(l, 2)?.parse().ok()).collect();
+    let used: Vec<u32> = passwd
+        .iter()
+        .filter_map(|l| field(l, 2)?.parse().ok())
+        .collect();
     let existing = passwd.iter().position(|l| field(l, 0) == Some(name));
     let uid = match a.attr("uid").and_then(|u| u.parse().ok()) {
         Some(u) => u,
@@ -78,7 +91,14 @@ pub fn add_user(
         Some(i) => passwd[i] = line,
         None => passwd.push(line),
     }
-    write_lines(tree, owners, "etc/passwd", &passwd, ("root", "sys", 0o644), mtime)?;
+    write_lines(
+        tree,
+        owners,
+        "etc/passwd",
+        &passwd,
+        ("root", "sys", 0o644),
+        mtime,
+    )?;
 
     let mut shadow = read_lines(tree, "etc/shadow")?.unwrap_or_default();
     let f = |k: &str| a.attr(k).unwrap_or("").to_owned();
@@ -100,7 +120,14 @@ pub fn add_user(
         Some(i) => shadow[i] = sline,
         None => shadow.push(sline),
     }
-    write_lines(tree, owners, "etc/shadow", &shadow, ("root", "sys", 0o400), mtime)?;
+    write_lines(
+        tree,
+        owners,
+        "etc/shadow",
+        &shadow,
+        ("root", "sys", 0o400),
+        mtime,
+    )?;
 
     let extra = a.values("group-list");
     if !extra.is_empty() {
@@ -118,7 +145,14 @@ pub fn add_user(
             parts[3] = members.join(",");
             *l = parts.join(":");
         }
-        write_lines(tree, owners, "etc/group", &groups, ("root", "sys", 0o644), mtime)?;
+        write_lines(
+            tree,
+            owners,
+            "etc/group",
+            &groups,
+            ("root", "sys", 0o644),
+            mtime,
+        )?;
     }
 
     if let Some(mut ftp) = read_lines(tree, "etc/ftpd/ftpusers")? {
@@ -130,7 +164,14 @@ pub fn add_user(
             }
             _ => {}
         }
-        write_lines(tree, owners, "etc/ftpd/ftpusers", &ftp, ("root", "sys", 0o644), mtime)?;
+        write_lines(
+            tree,
+            owners,
+            "etc/ftpd/ftpusers",
+            &ftp,
+            ("root", "sys", 0o644),
+            mtime,
+        )?;
     }
     Ok(())
 }
@@ -153,8 +194,13 @@ fn first_free(used: &[u32]) -> u32 {
 /// Name → id maps from the image's `etc/passwd` and `etc/group`.
 pub fn id_maps(
     tree: &StagingTree,
-) -> Result<(std::collections::BTreeMap<String, u32>, std::collections::BTreeMap<String, u32>), Error>
-{
+) -> Result<
+    (
+        std::collections::BTreeMap<String, u32>,
+        std::collections::BTreeMap<String, u32>,
+    ),
+    Error,
+> {
     let load = |path: &str| -> Result<std::collections::BTreeMap<String, u32>, Error> {
         Ok(read_lines(tree, path)?
             .unwrap_or_default()
