@@ -191,17 +191,12 @@ fn first_free(used: &[u32]) -> u32 {
         .unwrap_or(*AUTO_ID.end() + 1)
 }
 
+/// Names to numeric ids.
+pub type IdMap = std::collections::BTreeMap<String, u32>;
+
 /// Name → id maps from the image's `etc/passwd` and `etc/group`.
-pub fn id_maps(
-    tree: &StagingTree,
-) -> Result<
-    (
-        std::collections::BTreeMap<String, u32>,
-        std::collections::BTreeMap<String, u32>,
-    ),
-    Error,
-> {
-    let load = |path: &str| -> Result<std::collections::BTreeMap<String, u32>, Error> {
+pub fn id_maps(tree: &StagingTree) -> Result<(IdMap, IdMap), Error> {
+    let load = |path: &str| -> Result<IdMap, Error> {
         Ok(read_lines(tree, path)?
             .unwrap_or_default()
             .iter()
