@@ -5,3 +5,5 @@
 //! the test with that hint rather than skipping it.
 
 mod util;
+mod ips;
+mod ips_fixture;
