@@ -133,8 +133,14 @@ impl RepoBuilder {
                     content,
                 } => {
                     let (hash, attrs) = self.payload(&content);
-                    let extra = if extra.is_empty() { String::new() } else { format!(" {extra}") };
-                    format!("file {hash} {attrs} group={group} mode={mode} owner={owner} path={path}{extra}")
+                    let extra = if extra.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {extra}")
+                    };
+                    format!(
+                        "file {hash} {attrs} group={group} mode={mode} owner={owner} path={path}{extra}"
+                    )
                 }
                 Line::License { name, content } => {
                     let (hash, attrs) = self.payload(&content);
@@ -197,10 +203,14 @@ impl RepoBuilder {
                     }
                 }
                 if !d.is_empty() {
-                    dep.entry(stem.clone()).or_default().push(json!({"actions": d, "version": v}));
+                    dep.entry(stem.clone())
+                        .or_default()
+                        .push(json!({"actions": d, "version": v}));
                 }
                 if !s.is_empty() {
-                    summ.entry(stem.clone()).or_default().push(json!({"actions": s, "version": v}));
+                    summ.entry(stem.clone())
+                        .or_default()
+                        .push(json!({"actions": s, "version": v}));
                 }
             }
         }
@@ -222,7 +232,10 @@ impl RepoBuilder {
             "package-count": self.manifests.len(), "package-version-count": versions,
             "parts": parts, "updates": {}, "version": 1,
         });
-        write_signed(&self.pub_dir().join("catalog").join("catalog.attrs"), &attrs);
+        write_signed(
+            &self.pub_dir().join("catalog").join("catalog.attrs"),
+            &attrs,
+        );
     }
 }
 
@@ -274,7 +287,8 @@ impl Depot {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let (root, publisher, r, c) = (root.clone(), publisher.clone(), r2.clone(), c2.clone());
+                let (root, publisher, r, c) =
+                    (root.clone(), publisher.clone(), r2.clone(), c2.clone());
                 std::thread::spawn(move || serve(stream, &root, &publisher, &r, &c));
             }
         });
@@ -307,7 +321,11 @@ fn serve(
                 break;
             }
         }
-        let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .to_owned();
         requests.lock().unwrap().push(path.clone());
         let mut segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         if segs.first() == Some(&publisher) {
@@ -316,7 +334,8 @@ fn serve(
         let pub_dir = root.join("publisher").join(publisher);
         let body: Option<Vec<u8>> = match segs.as_slice() {
             ["versions", "0", ..] => Some(
-                b"pkg-server test\ncatalog 1\nfile 0 1\nmanifest 0\npublisher 0 1\nversions 0\n".to_vec(),
+                b"pkg-server test\ncatalog 1\nfile 0 1\nmanifest 0\npublisher 0 1\nversions 0\n"
+                    .to_vec(),
             ),
             ["catalog", "1", name] => std::fs::read(pub_dir.join("catalog").join(name)).ok(),
             ["manifest", "0", spec] => spec

@@ -4,6 +4,6 @@
 //! `scripts/install-test-deps.sh` (the README's test command runs it); a missing tool fails
 //! the test with that hint rather than skipping it.
 
-mod util;
 mod ips;
 mod ips_fixture;
+mod util;

@@ -68,7 +68,11 @@ pub fn write_image(
     let meta = StagePath::new(IMAGE_META)?;
     ensure_parents(tree, &mut owners, &meta)?;
     for d in IMAGE_DIRS.iter().chain(&["state/known"]) {
-        ensure_parents(tree, &mut owners, &meta.join(d)?)?;
+        ensure_parents(
+            tree,
+            &mut owners,
+            &StagePath::new(&format!("{IMAGE_META}/{d}"))?,
+        )?;
     }
     let mut put = |tree: &mut StagingTree, rel: &str, bytes: &[u8]| -> Result<(), Error> {
         let p = StagePath::new(&format!("{IMAGE_META}/{rel}"))?;

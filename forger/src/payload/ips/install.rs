@@ -548,7 +548,13 @@ fn resolve_owners(tree: &mut StagingTree, owners: &OwnerNames) -> Result<(), Err
             what_file: "group",
             name: g.clone(),
         })?;
-        if let Some(e) = tree.manifest.get_mut(p) {
+        // A hard-linked file's metadata lives on the first name of its inode group.
+        let p = tree
+            .manifest
+            .content_path(p)
+            .cloned()
+            .unwrap_or_else(|| p.clone());
+        if let Some(e) = tree.manifest.get_mut(&p) {
             e.uid = uid;
             e.gid = gid;
         }
