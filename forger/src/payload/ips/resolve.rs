@@ -290,3 +290,142 @@ impl<'a> Resolver<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::ips::action::Action;
+
+    /// A catalog from `(stem, version, dependency-part lines)`.
+    fn cat(publisher: &str, pkgs: &[(&str, &str, &[&str])]) -> PublisherCatalog {
+        let mut packages: BTreeMap<String, Vec<CatalogPackage>> = BTreeMap::new();
+        for (stem, v, deps) in pkgs {
+            packages
+                .entry((*stem).to_owned())
+                .or_default()
+                .push(CatalogPackage {
+                    fmri: format!("pkg://{publisher}/{stem}@{v}").parse().unwrap(),
+                    signature_sha1: None,
+                    depends: deps.iter().map(|l| Action::parse(l).unwrap()).collect(),
+                    summary: Vec::new(),
+                });
+        }
+        for list in packages.values_mut() {
+            list.sort_by(|a, b| a.version().cmp(b.version()));
+        }
+        PublisherCatalog {
+            publisher: publisher.to_owned(),
+            packages,
+            files: BTreeMap::new(),
+        }
+    }
+
+    fn run(cats: &[PublisherCatalog], req: &[&str]) -> Result<Vec<String>, Error> {
+        let req: Vec<Fmri> = req.iter().map(|r| r.parse().unwrap()).collect();
+        let mut v = Varcets::default();
+        v.variants.insert("variant.arch".into(), "i386".into());
+        Ok(resolve(cats, &v, &req)?
+            .packages
+            .iter()
+            .map(|p| format!("{}@{}", p.fmri.stem, p.version().release))
+            .collect())
+    }
+
+    #[test]
+    fn newest_wins_and_late_incorporations_repick() {
+        let c = cat(
+            "p",
+            &[
+                ("lib", "1.0", &[]),
+                ("lib", "2.0", &[]),
+                (
+                    "app",
+                    "1.0",
+                    &[
+                        "depend fmri=lib type=require",
+                        "depend fmri=inc type=require",
+                    ],
+                ),
+                ("inc", "1.0", &["depend fmri=lib@1 type=incorporate"]),
+            ],
+        );
+        assert_eq!(run(&[c.clone()], &["lib"]).unwrap(), ["lib@2.0"]);
+        assert_eq!(
+            run(&[c], &["app"]).unwrap(),
+            ["app@1.0", "inc@1.0", "lib@1.0"]
+        );
+    }
+
+    #[test]
+    fn exclude_conditional_require_any_group_any_optional() {
+        let c = cat(
+            "p",
+            &[
+                (
+                    "a",
+                    "1.0",
+                    &[
+                        "depend fmri=b@2 type=exclude",
+                        "depend fmri=c type=conditional predicate=b",
+                        "depend fmri=x fmri=y type=require-any",
+                        "depend fmri=gone fmri=g type=group-any",
+                        "depend fmri=b@1.5 type=optional",
+                    ],
+                ),
+                ("b", "1.0", &[]),
+                ("b", "1.6", &[]),
+                ("b", "2.0", &[]),
+                ("c", "1.0", &[]),
+                ("y", "1.0", &[]),
+                ("g", "1.0", &[]),
+            ],
+        );
+        // b is not needed: the conditional on it does not fire; x is absent, so y is chosen.
+        assert_eq!(
+            run(&[c.clone()], &["a"]).unwrap(),
+            ["a@1.0", "g@1.0", "y@1.0"]
+        );
+        // With b requested: exclude keeps it below 2.0, optional at least 1.5, c follows.
+        assert_eq!(
+            run(&[c.clone()], &["a", "b"]).unwrap(),
+            ["a@1.0", "b@1.6", "c@1.0", "g@1.0", "y@1.0"]
+        );
+        let err = run(&[c], &["a", "b@2"]).unwrap_err().to_string();
+        assert!(err.contains("exclude >= 2"), "{err}");
+    }
+
+    #[test]
+    fn obsolete_renamed_variants_and_publisher_order() {
+        let c = cat(
+            "first",
+            &[
+                ("old", "1.0", &["set name=pkg.obsolete value=true"]),
+                (
+                    "moved",
+                    "1.0",
+                    &[
+                        "set name=pkg.renamed value=true",
+                        "depend fmri=new type=require",
+                    ],
+                ),
+                ("new", "1.0", &[]),
+                ("sparc-only", "1.0", &["set name=variant.arch value=sparc"]),
+                ("grp", "1.0", &["depend fmri=old type=group"]),
+                ("req", "1.0", &["depend fmri=old type=require"]),
+            ],
+        );
+        let second = cat("second", &[("new", "9.0", &[]), ("extra", "1.0", &[])]);
+        let both = [c.clone(), second];
+        // Search order: `new` comes from the first publisher that has it.
+        assert_eq!(
+            run(&both, &["moved", "extra"]).unwrap(),
+            ["extra@1.0", "moved@1.0", "new@1.0"]
+        );
+        // Obsolete satisfies group (and is not installed), not require.
+        assert_eq!(run(&[c.clone()], &["grp"]).unwrap(), ["grp@1.0"]);
+        let err = run(&[c.clone()], &["req"]).unwrap_err().to_string();
+        assert!(err.contains("obsolete"), "{err}");
+        let err = run(&[c], &["sparc-only"]).unwrap_err().to_string();
+        assert!(err.contains("variant.arch"), "{err}");
+    }
+}
