@@ -376,6 +376,16 @@ fn build_fixture(root: &Path) -> RepoBuilder {
         ],
     );
     r.add(
+        "extra/tools",
+        &format!("1.0,5.11-151054.0:{ROOT_TS}"),
+        vec![],
+    );
+    r.add(
+        "extra/zonetools",
+        &format!("1.0,5.11-151054.0:{ROOT_TS}"),
+        vec![],
+    );
+    r.add(
         "entire",
         &format!("11,5.11-151054.0:{ROOT_TS}"),
         vec![
@@ -389,6 +399,8 @@ fn build_fixture(root: &Path) -> RepoBuilder {
             raw("depend fmri=runtime/python-311 type=require"),
             raw("depend fmri=old/name type=require"),
             raw("depend fmri=absent/opt type=optional"),
+            raw("depend fmri=extra/tools@1.0 type=optional"),
+            raw("depend fmri=extra/zonetools type=optional variant.opensolaris.zone=nonglobal"),
         ],
     );
     r.finish();
@@ -883,6 +895,23 @@ fn ips_resolution_failures_name_the_blocking_constraint() {
         msg.contains("app@2.0") && msg.contains("incorporate 1.0") && msg.contains("entire@11"),
         "{msg}"
     );
+    // kayak parity: the incorporation's optional members for this image, on request.
+    p.packages.clear();
+    p.with_optional = true;
+    let r = p
+        .install(&mut StagingTree::create(tmp.path().join("r2")).unwrap())
+        .unwrap();
+    assert!(
+        r.installed.iter().any(|f| f.contains("/extra/tools@1.0")),
+        "{:?}",
+        r.installed
+    );
+    assert!(
+        !r.installed.iter().any(|f| f.contains("zonetools")),
+        "{:?}",
+        r.installed
+    );
+    p.with_optional = false;
     // A manifest altered after publication no longer matches the catalog.
     let m = repo_dir
         .join("publisher/omnios/pkg/app")

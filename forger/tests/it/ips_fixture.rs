@@ -307,6 +307,7 @@ fn serve(
     requests: &Mutex<Vec<String>>,
     corrupt: &AtomicUsize,
 ) {
+    let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut out = stream;
     // Keep-alive: serve requests until the client closes.
@@ -364,7 +365,10 @@ fn serve(
             "HTTP/1.1 {status}\r\nContent-Type: application/data\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
-        if out.write_all(head.as_bytes()).is_err() || out.write_all(&body).is_err() {
+        // One write per response: separate small writes stall on Nagle + delayed ACK.
+        let mut response = head.into_bytes();
+        response.extend_from_slice(&body);
+        if out.write_all(&response).is_err() {
             return;
         }
         let _ = out.flush();

@@ -55,6 +55,9 @@ pub struct IpsPayload {
     pub seed: Seed,
     /// Write `/var/pkg` (image format 4).
     pub write_image_metadata: bool,
+    /// Also install the incorporation's `type=optional` dependencies that apply to the image
+    /// (what kayak does for OmniOS install images; pkg itself never installs them).
+    pub with_optional: bool,
 }
 
 impl Default for IpsPayload {
@@ -70,6 +73,7 @@ impl Default for IpsPayload {
             source_date_epoch: 0,
             seed: Seed::new("forger-ips"),
             write_image_metadata: true,
+            with_optional: false,
         }
     }
 }
@@ -135,7 +139,29 @@ impl IpsPayload {
         for r in self.incorporation.iter().chain(&self.packages) {
             requests.push(r.parse::<Fmri>()?);
         }
-        let resolution = resolve(&catalogs, &varcets, &requests)?;
+        let mut resolution = resolve(&catalogs, &varcets, &requests)?;
+        if self.with_optional
+            && let Some(inc) = self.incorporation.as_deref()
+        {
+            // kayak parity: add the incorporation's optional members that apply to this image
+            // and exist in some catalog, then resolve again.
+            let stem = inc.parse::<Fmri>()?.stem;
+            let extra: Vec<Fmri> = resolution
+                .packages
+                .iter()
+                .filter(|p| p.fmri.stem == stem)
+                .flat_map(|p| p.depends.iter())
+                .filter(|a| a.kind == "depend" && a.attr("type") == Some("optional"))
+                .filter(|a| varcets.includes(a))
+                .filter_map(|a| a.attr("fmri")?.parse::<Fmri>().ok())
+                .filter(|f| catalogs.iter().any(|c| c.packages.contains_key(&f.stem)))
+                .map(|f| Fmri { version: None, ..f })
+                .collect();
+            if !extra.is_empty() {
+                requests.extend(extra);
+                resolution = resolve(&catalogs, &varcets, &requests)?;
+            }
+        }
 
         let origin_of = |f: &Fmri| {
             self.publishers
