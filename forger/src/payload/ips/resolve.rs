@@ -349,7 +349,10 @@ mod tests {
                 ("inc", "1.0", &["depend fmri=lib@1 type=incorporate"]),
             ],
         );
-        assert_eq!(run(&[c.clone()], &["lib"]).unwrap(), ["lib@2.0"]);
+        assert_eq!(
+            run(std::slice::from_ref(&c), &["lib"]).unwrap(),
+            ["lib@2.0"]
+        );
         assert_eq!(
             run(&[c], &["app"]).unwrap(),
             ["app@1.0", "inc@1.0", "lib@1.0"]
@@ -382,12 +385,12 @@ mod tests {
         );
         // b is not needed: the conditional on it does not fire; x is absent, so y is chosen.
         assert_eq!(
-            run(&[c.clone()], &["a"]).unwrap(),
+            run(std::slice::from_ref(&c), &["a"]).unwrap(),
             ["a@1.0", "g@1.0", "y@1.0"]
         );
         // With b requested: exclude keeps it below 2.0, optional at least 1.5, c follows.
         assert_eq!(
-            run(&[c.clone()], &["a", "b"]).unwrap(),
+            run(std::slice::from_ref(&c), &["a", "b"]).unwrap(),
             ["a@1.0", "b@1.6", "c@1.0", "g@1.0", "y@1.0"]
         );
         let err = run(&[c], &["a", "b@2"]).unwrap_err().to_string();
@@ -422,8 +425,13 @@ mod tests {
             ["extra@1.0", "moved@1.0", "new@1.0"]
         );
         // Obsolete satisfies group (and is not installed), not require.
-        assert_eq!(run(&[c.clone()], &["grp"]).unwrap(), ["grp@1.0"]);
-        let err = run(&[c.clone()], &["req"]).unwrap_err().to_string();
+        assert_eq!(
+            run(std::slice::from_ref(&c), &["grp"]).unwrap(),
+            ["grp@1.0"]
+        );
+        let err = run(std::slice::from_ref(&c), &["req"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("obsolete"), "{err}");
         let err = run(&[c], &["sparc-only"]).unwrap_err().to_string();
         assert!(err.contains("variant.arch"), "{err}");
