@@ -115,6 +115,7 @@ fn main() {
         publishers: vec![Publisher {
             name: "bench".into(),
             origin: depot.url.clone(),
+            ..Publisher::default()
         }],
         incorporation: Some("entire".into()),
         cache_dir: Some(tmp.path().join("cache")),

@@ -17,7 +17,7 @@ use forger::payload::ips::{
 };
 use forger::stage::{EntryKind, StagePath, StagingTree};
 
-use crate::ips_fixture::{Depot, Line, RepoBuilder, file, quote, raw, sha1_hex};
+use crate::ips_fixture::{Depot, Line, RepoBuilder, TlsDepotConfig, file, quote, raw, sha1_hex};
 use crate::util::run_ok;
 
 /// `shared/corpus/ips`, found beside the repository (worktree or CI clone).
@@ -412,6 +412,7 @@ fn payload(origin: &str, cache: &Path) -> IpsPayload {
         publishers: vec![Publisher {
             name: "omnios".into(),
             origin: origin.into(),
+            ..Publisher::default()
         }],
         incorporation: Some("entire@11-151054".into()),
         facets: BTreeMap::from([
@@ -922,4 +923,125 @@ fn ips_resolution_failures_name_the_blocking_constraint() {
     p.packages.clear();
     let err = p.install(&mut tree).unwrap_err();
     assert!(matches!(err, Error::ManifestHash { .. }), "{err:?}");
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
+fn make_pki(dir: &Path) {
+    let sh = |args: &[&str]| {
+        run_ok(Command::new("openssl").args(args).current_dir(dir));
+    };
+    sh(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=forger test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    for (name, ext) in [
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+        ),
+        (
+            "client",
+            "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
+        ),
+    ] {
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        sh(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={name}"),
+        ]);
+        sh(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+        ]);
+    }
+}
+
+#[test]
+fn ips_https_depot_with_ca_and_client_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo_dir = tmp.path().join("repo");
+    build_fixture(&repo_dir);
+    let pki = tmp.path().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    make_pki(&pki);
+    let depot = Depot::start_tls(
+        &repo_dir,
+        "omnios",
+        TlsDepotConfig {
+            cert: &pki.join("server.pem"),
+            key: &pki.join("server.key"),
+            client_ca: Some(&pki.join("ca.pem")),
+        },
+    );
+    let client = ips::ClientCert {
+        cert: pki.join("client.pem"),
+        key: pki.join("client.key"),
+    };
+    let mut p = payload(&depot.url, &tmp.path().join("c"));
+    p.ca_certs = vec![pki.join("ca.pem")];
+    p.publishers[0].client_cert = Some(client.clone());
+    let mut tree = StagingTree::create(tmp.path().join("r")).unwrap();
+    let r = p.install(&mut tree).unwrap();
+    assert_eq!(r.installed.len(), 9);
+    assert_eq!(text(&tree, "usr/bin/app"), "app one\n");
+    // Without the client certificate the depot refuses the handshake.
+    p.publishers[0].client_cert = None;
+    let err = p
+        .install(&mut StagingTree::create(tmp.path().join("r2")).unwrap())
+        .unwrap_err();
+    assert!(matches!(err, Error::Http { .. }), "{err:?}");
+    // Without our CA the server certificate is not trusted.
+    p.publishers[0].client_cert = Some(client);
+    p.ca_certs.clear();
+    let err = p
+        .install(&mut StagingTree::create(tmp.path().join("r3")).unwrap())
+        .unwrap_err();
+    let chain = format!("{:?}", miette::Report::new(err));
+    assert!(chain.contains("UnknownIssuer"), "{chain}");
+    // A key file that is not PEM is a clear error.
+    p.ca_certs = vec![pki.join("server.ext")];
+    let err = p
+        .install(&mut StagingTree::create(tmp.path().join("r4")).unwrap())
+        .unwrap_err();
+    assert!(matches!(err, Error::Pem { .. }), "{err:?}");
 }

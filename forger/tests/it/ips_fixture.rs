@@ -10,8 +10,8 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -300,16 +300,14 @@ impl Depot {
     }
 }
 
-fn serve(
-    stream: TcpStream,
+fn serve<S: Read + Write>(
+    stream: S,
     root: &Path,
     publisher: &str,
     requests: &Mutex<Vec<String>>,
     corrupt: &AtomicUsize,
 ) {
-    let _ = stream.set_nodelay(true);
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut out = stream;
+    let mut reader = BufReader::new(stream);
     // Keep-alive: serve requests until the client closes.
     loop {
         let mut request_line = String::new();
@@ -368,9 +366,82 @@ fn serve(
         // One write per response: separate small writes stall on Nagle + delayed ACK.
         let mut response = head.into_bytes();
         response.extend_from_slice(&body);
-        if out.write_all(&response).is_err() {
+        let out = reader.get_mut();
+        if out.write_all(&response).is_err() || out.flush().is_err() {
             return;
         }
-        let _ = out.flush();
+    }
+}
+
+/// TLS material for an HTTPS depot: server certificate and key (PEM), and the CA whose
+/// client certificates it requires (`None`: no client authentication).
+pub struct TlsDepotConfig<'a> {
+    pub cert: &'a Path,
+    pub key: &'a Path,
+    pub client_ca: Option<&'a Path>,
+}
+
+impl Depot {
+    /// Like [`Depot::start`], over HTTPS.
+    pub fn start_tls(root: &Path, publisher: &str, tls: TlsDepotConfig) -> Depot {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(tls.cert)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(tls.key).unwrap();
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap();
+        let builder = match tls.client_ca {
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for c in CertificateDer::pem_file_iter(ca).unwrap() {
+                    roots.add(c.unwrap()).unwrap();
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .unwrap();
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let config = Arc::new(builder.with_single_cert(certs, key).unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://{}/", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let corrupt_next = Arc::new(AtomicUsize::new(0));
+        let (root, publisher) = (root.to_owned(), publisher.to_owned());
+        let (r2, c2) = (requests.clone(), corrupt_next.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let _ = stream.set_nodelay(true);
+                let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                    continue;
+                };
+                let (root, publisher, r, c) =
+                    (root.clone(), publisher.clone(), r2.clone(), c2.clone());
+                std::thread::spawn(move || {
+                    serve(
+                        rustls::StreamOwned::new(conn, stream),
+                        &root,
+                        &publisher,
+                        &r,
+                        &c,
+                    )
+                });
+            }
+        });
+        Depot {
+            url,
+            requests,
+            corrupt_next,
+        }
     }
 }

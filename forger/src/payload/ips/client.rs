@@ -16,19 +16,21 @@ use super::fetch::{FetchStats, PayloadCache, PayloadSpec};
 use super::fmri::Fmri;
 use super::image::{ImagePublisher, write_image};
 use super::install::{InstallCounts, PackageContent, install};
-use super::origin::Origin;
+use super::origin::{ClientCert, Origin, TlsSettings};
 use super::resolve::resolve;
 use super::varcet::Varcets;
 use crate::seed::Seed;
 use crate::stage::StagingTree;
 
 /// A publisher and the origin it is read from, in search order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Publisher {
     /// Prefix (`omnios`).
     pub name: String,
     /// `file:///path/to/repo`, `http://host:port/` or `https://…`.
     pub origin: String,
+    /// TLS client certificate for depots that require one.
+    pub client_cert: Option<ClientCert>,
 }
 
 /// Installs IPS packages natively (no `pkg` binary) into a staging tree.
@@ -45,6 +47,8 @@ pub struct IpsPayload {
     pub variants: BTreeMap<String, String>,
     /// Image facets by full name or pattern (`facet.doc.*` → false).
     pub facets: BTreeMap<String, bool>,
+    /// PEM files of extra trust anchors for HTTPS origins (added to the Mozilla roots).
+    pub ca_certs: Vec<PathBuf>,
     /// Payload cache kept across builds; `None` uses a temporary one.
     pub cache_dir: Option<PathBuf>,
     /// Downloads at a time.
@@ -68,6 +72,7 @@ impl Default for IpsPayload {
             packages: Vec::new(),
             variants: BTreeMap::new(),
             facets: BTreeMap::new(),
+            ca_certs: Vec::new(),
             cache_dir: None,
             parallel_downloads: 8,
             source_date_epoch: 0,
@@ -129,7 +134,11 @@ impl IpsPayload {
         let mut origins = Vec::new();
         let mut catalogs = Vec::new();
         for p in &self.publishers {
-            let o = Origin::open(&p.origin, &p.name)?;
+            let tls = TlsSettings {
+                ca_certs: self.ca_certs.clone(),
+                client_cert: p.client_cert.clone(),
+            };
+            let o = Origin::open(&p.origin, &p.name, &tls)?;
             catalogs.push(PublisherCatalog::load(&p.name, |name| {
                 o.catalog_file(name)
             })?);

@@ -202,6 +202,32 @@ pub enum Error {
         #[source]
         source: Box<ureq::Error>,
     },
+    /// A PEM file (CA certificate, client certificate or key) that cannot be read.
+    #[error("cannot read PEM file `{}`", path.display())]
+    #[diagnostic(
+        code(forger::ips::pem),
+        help("give a PEM file with `-----BEGIN CERTIFICATE-----` (or `PRIVATE KEY`) blocks")
+    )]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    /// The TLS configuration was rejected (bad CA, key not matching the certificate, …).
+    #[error("cannot set up TLS for the HTTPS origin")]
+    #[diagnostic(
+        code(forger::ips::tls),
+        help(
+            "check that the client key matches its certificate and the CA files are CA certificates"
+        )
+    )]
+    Tls {
+        /// The TLS library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A requested or required package that no publisher has.
     #[error("package `{stem}` (needed by {needed_by}) is in no configured publisher's catalog")]
     #[diagnostic(

@@ -3,8 +3,8 @@
 //! `/var/pkg` as an image-format-4 image. Formats and semantics: `shared/docs/ips.md`.
 //!
 //! Layers call downward: [`IpsPayload`] (client) → resolve / fetch / install / image →
-//! catalog, action, fmri, version. Not done here: TLS client certificates and extra CA
-//! certificates for HTTPS origins, SAT-style backtracking, updates of existing images.
+//! catalog, action, fmri, version. Not done here: SAT-style backtracking, updates of existing
+//! images, incremental catalog updates (`update.*` logs).
 
 mod action;
 mod catalog;
@@ -34,7 +34,7 @@ pub use fetch::{FetchStats, PayloadCache, PayloadSpec};
 pub use fmri::{Fmri, quote, unquote};
 pub use image::{STATE_INSTALLED, STATE_KNOWN, STATE_OBSOLETE, STATE_RENAMED, STATE_V1};
 pub use install::{IMAGE_META, InstallCounts, Mediation, PackageContent};
-pub use origin::Origin;
+pub use origin::{ClientCert, Origin, TlsSettings};
 pub use resolve::{Resolution, resolve};
 pub use varcet::Varcets;
 pub use version::{DEFAULT_BUILD_RELEASE, DotSequence, Version};

@@ -5,7 +5,11 @@
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::Error;
 use super::fmri::Fmri;
@@ -16,6 +20,79 @@ const USER_AGENT: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (forger native IPS client)"
 );
+
+/// A client certificate for depots that require TLS client authentication (pkg's
+/// `set-publisher -c cert -k key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// TLS settings of an HTTPS origin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// PEM files of extra trust anchors, added to the Mozilla roots.
+    pub ca_certs: Vec<PathBuf>,
+    /// The client certificate, when the depot asks for one.
+    pub client_cert: Option<ClientCert>,
+}
+
+impl TlsSettings {
+    /// The rustls client configuration for these settings.
+    fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        for path in &self.ca_certs {
+            for cert in pem_certs(path)? {
+                roots.add(cert).map_err(|source| Error::Tls {
+                    source: Box::new(source),
+                })?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|source| Error::Tls {
+                source: Box::new(source),
+            })?
+            .with_root_certificates(roots);
+        let config = match &self.client_cert {
+            None => builder.with_no_client_auth(),
+            Some(c) => {
+                let chain = pem_certs(&c.cert)?;
+                let key = PrivateKeyDer::from_pem_file(&c.key).map_err(|source| Error::Pem {
+                    path: c.key.clone(),
+                    source,
+                })?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|source| Error::Tls {
+                        source: Box::new(source),
+                    })?
+            }
+        };
+        Ok(Arc::new(config))
+    }
+}
+
+fn pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let pem = |source| Error::Pem {
+        path: path.to_owned(),
+        source,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(pem)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem)?;
+    if certs.is_empty() {
+        return Err(pem(rustls::pki_types::pem::Error::NoItemsFound));
+    }
+    Ok(certs)
+}
 
 /// A source of repository data for one publisher.
 #[derive(Debug, Clone)]
@@ -37,8 +114,9 @@ pub enum Origin {
 }
 
 impl Origin {
-    /// Opens `origin` (`file:///…`, `http://…`, `https://…`) for `publisher`.
-    pub fn open(origin: &str, publisher: &str) -> Result<Origin, Error> {
+    /// Opens `origin` (`file:///…`, `http://…`, `https://…`) for `publisher`; `tls` applies
+    /// to HTTPS origins.
+    pub fn open(origin: &str, publisher: &str, tls: &TlsSettings) -> Result<Origin, Error> {
         if let Some(path) = origin.strip_prefix("file://") {
             let root = PathBuf::from(super::fmri::unquote(path).unwrap_or_else(|| path.to_owned()));
             if !root.join("pkg5.repository").is_file()
@@ -62,7 +140,11 @@ impl Origin {
             } else {
                 format!("{trimmed}/{publisher}")
             };
-            let agent = ureq::AgentBuilder::new()
+            let mut agent = ureq::AgentBuilder::new();
+            if origin.starts_with("https://") {
+                agent = agent.tls_config(tls.client_config()?);
+            }
+            let agent = agent
                 .timeout_connect(Duration::from_secs(30))
                 .timeout_read(Duration::from_secs(300))
                 .user_agent(USER_AGENT)
