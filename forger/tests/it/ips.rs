@@ -1045,3 +1045,87 @@ fn ips_https_depot_with_ca_and_client_certificate() {
         .unwrap_err();
     assert!(matches!(err, Error::Pem { .. }), "{err:?}");
 }
+
+#[test]
+fn ips_two_publishers_overlays_and_conflicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ts = ROOT_TS;
+    let mut a = RepoBuilder::new(&tmp.path().join("a"), "alpha");
+    a.add(
+        "base",
+        &format!("1.0,5.11-0:{ts}"),
+        vec![
+            raw("dir group=sys mode=0755 owner=root path=etc"),
+            file(
+                "etc/conf",
+                "0644",
+                "root",
+                "sys",
+                "overlay=allow",
+                b"base\n",
+            ),
+        ],
+    );
+    a.add(
+        "clash",
+        &format!("1.0,5.11-0:{ts}"),
+        vec![file("etc/conf", "0644", "root", "sys", "", b"clash\n")],
+    );
+    a.finish();
+    let mut b = RepoBuilder::new(&tmp.path().join("b"), "beta");
+    b.add(
+        "site-conf",
+        &format!("1.0,5.11-0:{ts}"),
+        vec![
+            file("etc/conf", "0644", "root", "sys", "overlay=true", b"site\n"),
+            raw("depend fmri=pkg://alpha/base type=require"),
+        ],
+    );
+    b.add("base", &format!("9.0,5.11-0:{ts}"), vec![]);
+    b.finish();
+    let depot = Depot::start(&tmp.path().join("b"), "beta");
+    let mut p = IpsPayload {
+        publishers: vec![
+            Publisher {
+                name: "alpha".into(),
+                origin: format!("file://{}", tmp.path().join("a").display()),
+                ..Publisher::default()
+            },
+            Publisher {
+                name: "beta".into(),
+                origin: depot.url.clone(),
+                ..Publisher::default()
+            },
+        ],
+        packages: vec!["site-conf".into()],
+        ..IpsPayload::default()
+    };
+    let mut tree = StagingTree::create(tmp.path().join("r")).unwrap();
+    let r = p.install(&mut tree).unwrap();
+    // `base` comes from alpha (named in the dependency; also first in search order).
+    assert_eq!(
+        r.installed,
+        [
+            "pkg://alpha/base@1.0,5.11-0:20250101T000000Z",
+            "pkg://beta/site-conf@1.0,5.11-0:20250101T000000Z"
+        ]
+    );
+    // The overlaying file wins over the overlay=allow one.
+    assert_eq!(text(&tree, "etc/conf"), "site\n");
+    let image = text(&tree, "var/pkg/pkg5.image");
+    assert!(
+        image.contains("publisher-search-order = ['alpha', 'beta']"),
+        "{image}"
+    );
+    // Two packages delivering one path without overlay attributes conflict.
+    p.packages = vec!["base".into(), "clash".into()];
+    let err = p
+        .install(&mut StagingTree::create(tmp.path().join("r2")).unwrap())
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Conflict { .. }), "{msg}");
+    assert!(
+        msg.contains("etc/conf") && msg.contains("alpha/base") && msg.contains("alpha/clash"),
+        "{msg}"
+    );
+}
