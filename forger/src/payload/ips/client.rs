@@ -172,6 +172,7 @@ impl IpsPayload {
             }
         }
 
+        tracing::info!(packages = resolution.packages.len(), "IPS resolution done");
         let origin_of = |f: &Fmri| {
             self.publishers
                 .iter()
@@ -223,7 +224,18 @@ impl IpsPayload {
             })
             .collect();
         let fetch = cache.fetch_all(&jobs, &origins, workers)?;
+        tracing::info!(
+            downloaded = fetch.downloaded,
+            cached = fetch.cached,
+            refetched = fetch.refetched,
+            "IPS payloads verified"
+        );
         let counts = install(tree, &contents, &cache, &varcets, self.source_date_epoch)?;
+        tracing::info!(
+            files = counts.files,
+            bytes = counts.bytes,
+            "IPS actions installed"
+        );
         if self.write_image_metadata {
             let pubs: Vec<ImagePublisher> = self
                 .publishers
