@@ -766,6 +766,30 @@ fn ips_var_pkg_is_a_consistent_format_4_image() {
         serde_json::from_slice(&std::fs::read(vp.join("state/known/catalog.base.C")).unwrap())
             .unwrap();
     assert_eq!(known["omnios"]["app"].as_array().unwrap().len(), 2);
+    let states = |v: &serde_json::Value| -> Vec<u64> {
+        v["metadata"]["states"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_u64().unwrap())
+            .collect()
+    };
+    // app 1.0 is installed and upgradable (2.0 is known); 2.0 is only known.
+    assert_eq!(states(&known["omnios"]["app"][0]), [0, 7, 2, 4]);
+    assert_eq!(states(&known["omnios"]["app"][1]), [0, 7]);
+    assert_eq!(states(&known["omnios"]["old/thing"][0]), [0, 7, 8]);
+    // Dependency entries of installed packages are the repository's, verbatim.
+    let repo_dep: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo_dir.join("publisher/omnios/catalog/catalog.dependency.C")).unwrap(),
+    )
+    .unwrap();
+    let inst_dep: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(vp.join("state/installed/catalog.dependency.C")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(inst_dep["omnios"]["SUNWcs"], repo_dep["omnios"]["SUNWcs"]);
+    assert_eq!(inst_dep["omnios"]["app"][0], repo_dep["omnios"]["app"][0]);
+    assert!(inst_dep["omnios"]["app"].get(1).is_none());
     for part in [
         "catalog.attrs",
         "catalog.base.C",

@@ -22,6 +22,8 @@ use crate::stage::{Entry, StagePath, StagingTree};
 pub const STATE_KNOWN: u64 = 0;
 /// Installed.
 pub const STATE_INSTALLED: u64 = 2;
+/// A newer version is known.
+pub const STATE_UPGRADABLE: u64 = 4;
 /// The entry came from a v1 catalog.
 pub const STATE_V1: u64 = 7;
 /// Obsolete.
@@ -115,7 +117,7 @@ pub fn write_image(
         })
     };
     for (state, only_installed) in [("known", false), ("installed", true)] {
-        let parts = state_parts(publishers, &ts, only_installed, &is_installed);
+        let parts = state_parts(publishers, &ts, only_installed, &is_installed)?;
         let mut attr_parts = serde_json::Map::new();
         let mut counts = (0u64, 0u64);
         for (name, doc) in &parts {
@@ -153,35 +155,52 @@ pub fn write_image(
     Ok(())
 }
 
-/// The three parts of a state catalog (unsigned).
+/// The three parts of a state catalog (unsigned), as `__rebuild_image_catalogs` makes them:
+/// base entries get `metadata.states` (known, v1, installed, upgradable, obsolete, renamed);
+/// dependency and summary entries are copied verbatim from the publisher's catalog.
 fn state_parts(
     publishers: &[ImagePublisher],
     ts: &str,
     only_installed: bool,
     is_installed: &dyn Fn(&str, &str, &str) -> bool,
-) -> BTreeMap<String, Value> {
+) -> Result<BTreeMap<String, Value>, Error> {
     let mut base = serde_json::Map::new();
     let mut dep = serde_json::Map::new();
     let mut summ = serde_json::Map::new();
     for p in publishers {
-        let (mut b, mut d, mut s) = (
-            serde_json::Map::new(),
-            serde_json::Map::new(),
-            serde_json::Map::new(),
+        let source = |part: &str| -> Result<Value, Error> {
+            match p.catalog.files.get(part) {
+                Some(bytes) => serde_json::from_slice(bytes).map_err(|source| Error::CatalogJson {
+                    part: part.to_owned(),
+                    source,
+                }),
+                None => Ok(Value::Null),
+            }
+        };
+        let (src_dep, src_summ) = (
+            source("catalog.dependency.C")?,
+            source("catalog.summary.C")?,
         );
+        let mut b = serde_json::Map::new();
+        let (mut d, mut s) = (serde_json::Map::new(), serde_json::Map::new());
         for (stem, versions) in &p.catalog.packages {
-            let (mut bl, mut dl, mut sl) = (Vec::new(), Vec::new(), Vec::new());
+            let newest = versions.last().map(|n| n.version().to_string());
+            let mut bl = Vec::new();
+            let mut keep = Vec::new();
             for cp in versions {
                 let v = cp.version().to_string();
                 let inst = is_installed(p.name, stem, &v);
                 if only_installed && !inst {
                     continue;
                 }
-                let mut states = vec![STATE_KNOWN];
+                keep.push(v.clone());
+                let mut states = vec![STATE_KNOWN, STATE_V1];
                 if inst {
                     states.push(STATE_INSTALLED);
                 }
-                states.push(STATE_V1);
+                if newest.as_deref() != Some(v.as_str()) {
+                    states.push(STATE_UPGRADABLE);
+                }
                 if cp.is_obsolete() {
                     states.push(STATE_OBSOLETE);
                 }
@@ -197,34 +216,38 @@ fn state_parts(
                     entry["signature-sha-1"] = json!(sig);
                 }
                 bl.push(entry);
-                if !cp.depends.is_empty() {
-                    let acts: Vec<String> = cp.depends.iter().map(ToString::to_string).collect();
-                    dl.push(json!({ "version": v, "actions": acts }));
+            }
+            if bl.is_empty() {
+                continue;
+            }
+            b.insert(stem.clone(), Value::Array(bl));
+            for (src, out) in [(&src_dep, &mut d), (&src_summ, &mut s)] {
+                let entries: Vec<Value> = src[p.name][stem]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| {
+                        e["version"]
+                            .as_str()
+                            .and_then(|v| v.parse::<super::version::Version>().ok())
+                            .is_some_and(|v| keep.contains(&v.to_string()))
+                    })
+                    .cloned()
+                    .collect();
+                if !entries.is_empty() {
+                    out.insert(stem.clone(), Value::Array(entries));
                 }
-                if !cp.summary.is_empty() {
-                    let acts: Vec<String> = cp.summary.iter().map(ToString::to_string).collect();
-                    sl.push(json!({ "version": v, "actions": acts }));
-                }
-            }
-            if !bl.is_empty() {
-                b.insert(stem.clone(), Value::Array(bl));
-            }
-            if !dl.is_empty() {
-                d.insert(stem.clone(), Value::Array(dl));
-            }
-            if !sl.is_empty() {
-                s.insert(stem.clone(), Value::Array(sl));
             }
         }
         base.insert(p.name.to_owned(), Value::Object(b));
         dep.insert(p.name.to_owned(), Value::Object(d));
         summ.insert(p.name.to_owned(), Value::Object(s));
     }
-    BTreeMap::from([
+    Ok(BTreeMap::from([
         ("catalog.base.C".to_owned(), Value::Object(base)),
         ("catalog.dependency.C".to_owned(), Value::Object(dep)),
         ("catalog.summary.C".to_owned(), Value::Object(summ)),
-    ])
+    ]))
 }
 
 /// Python's `repr` of a list of strings: `['a', 'b']`.

@@ -32,7 +32,9 @@ pub use driver::major_of;
 pub use error::{Blocker, Error};
 pub use fetch::{FetchStats, PayloadCache, PayloadSpec};
 pub use fmri::{Fmri, quote, unquote};
-pub use image::{STATE_INSTALLED, STATE_KNOWN, STATE_OBSOLETE, STATE_RENAMED, STATE_V1};
+pub use image::{
+    STATE_INSTALLED, STATE_KNOWN, STATE_OBSOLETE, STATE_RENAMED, STATE_UPGRADABLE, STATE_V1,
+};
 pub use install::{IMAGE_META, InstallCounts, Mediation, PackageContent};
 pub use origin::{ClientCert, Origin, TlsSettings};
 pub use resolve::{Resolution, resolve};
