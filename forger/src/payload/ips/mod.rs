@@ -5,6 +5,30 @@
 //! Layers call downward: [`IpsPayload`] (client) → resolve / fetch / install / image →
 //! catalog, action, fmri, version. Not done here: SAT-style backtracking, updates of existing
 //! images, incremental catalog updates (`update.*` logs).
+//!
+//! ```no_run
+//! use forger::payload::ips::{IpsPayload, Publisher};
+//! use forger::stage::StagingTree;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut tree = StagingTree::create("/tmp/omnios-root")?;
+//! let payload = IpsPayload {
+//!     publishers: vec![Publisher {
+//!         name: "omnios".into(),
+//!         origin: "https://pkg.omnios.org/r151054/core/".into(),
+//!         ..Publisher::default()
+//!     }],
+//!     incorporation: Some("entire@11-151054".into()),
+//!     packages: vec!["developer/versioning/git".into()],
+//!     cache_dir: Some("/var/cache/forger/ips".into()),
+//!     source_date_epoch: 1_735_689_600,
+//!     ..IpsPayload::default()
+//! };
+//! let report = payload.install(&mut tree)?;
+//! println!("{} packages, {} files", report.installed.len(), report.counts.files);
+//! # Ok(())
+//! # }
+//! ```
 
 mod action;
 mod catalog;
