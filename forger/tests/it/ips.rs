@@ -685,6 +685,7 @@ fn ips_fixture_installs_from_file_and_http_identically() {
     assert_eq!(report2.installed, report.installed);
     assert!(report2.fetch.downloaded > 10);
     let reqs = depot.requests.lock().unwrap().clone();
+    assert_eq!(reqs[0], "/versions/0/");
     assert!(
         reqs.iter()
             .any(|r| r.starts_with("/omnios/manifest/0/SUNWcs@0.5.11%2C5.11-151054.0%3A")),

@@ -134,12 +134,6 @@ impl Origin {
         }
         if origin.starts_with("http://") || origin.starts_with("https://") {
             let trimmed = origin.trim_end_matches('/');
-            // The depot serves `/<pub>/<op>/…`; an origin already ending in the prefix keeps it.
-            let base = if trimmed.ends_with(&format!("/{publisher}")) {
-                trimmed.to_owned()
-            } else {
-                format!("{trimmed}/{publisher}")
-            };
             let mut agent = ureq::AgentBuilder::new();
             if origin.starts_with("https://") {
                 agent = agent.tls_config(tls.client_config()?);
@@ -149,6 +143,23 @@ impl Origin {
                 .timeout_read(Duration::from_secs(300))
                 .user_agent(USER_AGENT)
                 .build();
+            // As pkg's transport does: the publisher prefix goes into the URL when the depot
+            // advertises `publisher 1` (or does not answer `versions/0`) and the origin does
+            // not already end in it.
+            let versions = get_bytes(&agent, &format!("{trimmed}/versions/0/"))
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            let prefixed = versions.as_deref().is_none_or(|v| {
+                v.lines().any(|l| {
+                    let mut it = l.split_whitespace();
+                    it.next() == Some("publisher") && it.any(|n| n == "1")
+                })
+            });
+            let base = if trimmed.ends_with(&format!("/{publisher}")) || !prefixed {
+                trimmed.to_owned()
+            } else {
+                format!("{trimmed}/{publisher}")
+            };
             return Ok(Origin::Http { base, agent });
         }
         Err(Error::BadOrigin {
