@@ -559,6 +559,16 @@ fn ips_fixture_installs_from_file_and_http_identically() {
     let checked = check_against_manifests(&tree, &v);
     assert!(checked > 25, "{checked}");
 
+    // Every installed entry carries the build time (or its own timestamp attribute).
+    for (path, e) in tree.manifest.iter() {
+        if !path.is_root()
+            && path.as_str() != "usr/bin/ksh93"
+            && !path.as_str().starts_with("usr/bin/ksh")
+            && path.as_str() != "usr/bin/rksh"
+        {
+            assert_eq!(e.mtime, 1_735_689_600, "{path}");
+        }
+    }
     // Incorporation locking: app 1.0, not the newer 2.0.
     assert_eq!(text(&tree, "usr/bin/app"), "app one\n");
     // Variants and facets.

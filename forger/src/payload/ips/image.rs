@@ -151,7 +151,8 @@ pub fn write_image(
         )?;
     }
     // Everything under /var/pkg is root:root (ids given at creation); `owners` only
-    // collected names for directories `ensure_parents` created.
+    // collected the directories `ensure_parents` created.
+    super::install::stamp_dirs(tree, &owners, epoch);
     Ok(())
 }
 

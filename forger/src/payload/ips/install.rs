@@ -314,7 +314,20 @@ pub fn install(
     }
 
     resolve_owners(tree, &owners)?;
+    stamp_dirs(tree, &owners, epoch);
     Ok(counts)
+}
+
+/// Gives the directories this installation created the build time as mtime (the staging
+/// tree creates them with 0), so every installed entry carries the same reproducible time.
+pub fn stamp_dirs(tree: &mut StagingTree, created: &OwnerNames, epoch: i64) {
+    for p in created.keys() {
+        if let Some(e) = tree.manifest.get_mut(p)
+            && e.is_dir()
+        {
+            e.mtime = epoch;
+        }
+    }
 }
 
 /// Records that `path` is delivered as `kind`; a different kind from another package is a
