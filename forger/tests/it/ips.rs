@@ -718,6 +718,19 @@ fn ips_fixture_installs_from_file_and_http_identically() {
             );
         }
     }
+    // An old depot without publisher prefixes is addressed without one.
+    let plain = Depot::start_without_prefix(&repo_dir, "omnios");
+    let mut p4 = payload(&plain.url, &tmp.path().join("cache4"));
+    p4.publishers[0].origin = plain.url.clone();
+    let r4 = p4
+        .install(&mut StagingTree::create(tmp.path().join("root4")).unwrap())
+        .unwrap();
+    assert_eq!(r4.installed, report.installed);
+    let reqs = plain.requests.lock().unwrap().clone();
+    assert!(
+        reqs.iter().skip(1).all(|r| !r.starts_with("/omnios/")),
+        "{reqs:?}"
+    );
     // A second install reuses the cache: nothing is downloaded.
     let mut tree3 = StagingTree::create(tmp.path().join("root3")).unwrap();
     let r3 = p2.install(&mut tree3).unwrap();

@@ -277,7 +277,17 @@ pub struct Depot {
 }
 
 impl Depot {
+    /// A depot that only knows `/<op>/…` paths for its default publisher and advertises
+    /// `publisher 0`, like an old `pkg.depotd`.
+    pub fn start_without_prefix(root: &Path, publisher: &str) -> Depot {
+        Self::start_with(root, publisher, false)
+    }
+
     pub fn start(root: &Path, publisher: &str) -> Depot {
+        Self::start_with(root, publisher, true)
+    }
+
+    fn start_with(root: &Path, publisher: &str, prefix: bool) -> Depot {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -287,9 +297,10 @@ impl Depot {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
+                let _ = stream.set_nodelay(true);
                 let (root, publisher, r, c) =
                     (root.clone(), publisher.clone(), r2.clone(), c2.clone());
-                std::thread::spawn(move || serve(stream, &root, &publisher, &r, &c));
+                std::thread::spawn(move || serve(stream, &root, &publisher, &r, &c, prefix));
             }
         });
         Depot {
@@ -306,6 +317,7 @@ fn serve<S: Read + Write>(
     publisher: &str,
     requests: &Mutex<Vec<String>>,
     corrupt: &AtomicUsize,
+    prefix: bool,
 ) {
     let mut reader = BufReader::new(stream);
     // Keep-alive: serve requests until the client closes.
@@ -327,14 +339,17 @@ fn serve<S: Read + Write>(
             .to_owned();
         requests.lock().unwrap().push(path.clone());
         let mut segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        if segs.first() == Some(&publisher) {
+        if prefix && segs.first() == Some(&publisher) {
             segs.remove(0);
         }
         let pub_dir = root.join("publisher").join(publisher);
         let body: Option<Vec<u8>> = match segs.as_slice() {
             ["versions", "0", ..] => Some(
-                b"pkg-server test\ncatalog 1\nfile 0 1\nmanifest 0\npublisher 0 1\nversions 0\n"
-                    .to_vec(),
+                format!(
+                    "pkg-server test\ncatalog 1\nfile 0 1\nmanifest 0\npublisher 0{}\nversions 0\n",
+                    if prefix { " 1" } else { "" }
+                )
+                .into_bytes(),
             ),
             ["catalog", "1", name] => std::fs::read(pub_dir.join("catalog").join(name)).ok(),
             ["manifest", "0", spec] => spec
@@ -434,6 +449,7 @@ impl Depot {
                         &publisher,
                         &r,
                         &c,
+                        true,
                     )
                 });
             }
