@@ -64,4 +64,8 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Illumos(#[from] crate::illumos::Error),
+    /// The native IPS client.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Ips(#[from] crate::payload::ips::Error),
 }

@@ -4,6 +4,7 @@
 
 pub mod apt;
 mod error;
+pub mod ips;
 mod tarball;
 mod tree;
 

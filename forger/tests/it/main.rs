@@ -7,11 +7,13 @@
 mod apt;
 mod archive;
 mod disk;
+mod dsl;
 mod ext4;
+mod illumos;
+mod ips;
+mod ips_fixture;
 mod linux_boot;
 mod oci;
 mod registry;
-mod illumos;
 mod stage;
-mod dsl;
 mod util;
