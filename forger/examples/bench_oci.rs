@@ -67,7 +67,7 @@ fn fill_text(buf: &mut [u8], state: &mut u64) {
         let n = w.len().min(buf.len() - i);
         buf[i..i + n].copy_from_slice(&w[..n]);
         i += n;
-        if i < buf.len() && *state % 5 == 0 {
+        if i < buf.len() && (*state).is_multiple_of(5) {
             buf[i] = (*state >> 24) as u8;
             i += 1;
         }
