@@ -3,8 +3,8 @@
 //! Debian kernel booted by systemd-boot, SSH), written to an 8G QCOW2 with ext4 and to a
 //! tarball.
 //!
-//! `main` validates the image and prints the model as JSON until the CLI (`forger::run`) is
-//! merged; then it becomes `fn main() -> forger::Result<()> { forger::run(image()) }`.
+//! `cargo run --example debian-ci -- build --skip-push` builds both targets into `out/`;
+//! `-- inspect`, `-- plan --json` and `-- validate` show what would be built.
 
 use forger::model::Image;
 
@@ -22,6 +22,8 @@ pub fn image() -> Image {
         packages {
             package "systemd"
             package "systemd-sysv"
+            package "udev"
+            package "sudo"
             package "linux-image-amd64"
             package "systemd-boot-efi"
             package "openssh-server"
@@ -64,9 +66,5 @@ pub fn image() -> Image {
 }
 
 fn main() -> forger::Result<()> {
-    let image = image();
-    image.validate()?;
-    let json = serde_json::to_string_pretty(&image).expect("the model serialises to JSON");
-    println!("{json}");
-    Ok(())
+    forger::run(image())
 }
