@@ -16,4 +16,8 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Stage(#[from] crate::stage::Error),
+    /// The ZFS pool writer.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Zfs(#[from] crate::fs::zfs::Error),
 }

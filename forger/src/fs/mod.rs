@@ -3,6 +3,8 @@
 //! [`BlockDevice`] bounded to its partition's byte range of the output file, so no writer
 //! makes an intermediate per-partition file or copies one.
 
+pub mod zfs;
+
 use std::io::{Read, Seek, Write};
 
 use crate::stage::StagingTree;

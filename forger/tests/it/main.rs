@@ -5,3 +5,4 @@
 //! the test with that hint rather than skipping it.
 
 mod util;
+mod zfs;

@@ -1,0 +1,145 @@
+//! The block writer: allocates a block, writes it through a write-combining buffer (the bump
+//! allocator makes consecutive blocks adjacent, so the device sees large sequential writes)
+//! and returns its block pointer with the fletcher4 checksum.
+
+use std::io::SeekFrom;
+
+use super::Error;
+use super::blkptr::{BlockPtr, COMPRESS_OFF};
+use super::checksum::fletcher4;
+use super::space::{Allocator, LABEL_START};
+use crate::fs::BlockDevice;
+
+/// Largest pending write kept before it is flushed to the device.
+const COMBINE_LIMIT: usize = 8 << 20;
+
+/// Writes blocks into the allocatable area of a vdev.
+pub struct BlockWriter<'a> {
+    dev: &'a mut dyn BlockDevice,
+    pending: Vec<u8>,
+    pending_at: u64,
+    /// The allocator; the MOS writer snapshots and restores it while planning.
+    pub alloc: Allocator,
+    /// Birth txg of every block.
+    pub txg: u64,
+    /// Planning mode: allocate but write nothing and skip checksums.
+    pub dry: bool,
+    /// Running totals of every block written: (allocated, logical, physical) bytes.
+    pub totals: SpaceTotals,
+}
+
+/// Byte totals of a set of blocks, as the DSL accounts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpaceTotals {
+    /// Sum of DVA asizes (`used`/`referenced`).
+    pub asize: u64,
+    /// Sum of logical sizes (`uncompressed`).
+    pub lsize: u64,
+    /// Sum of physical sizes (`compressed`).
+    pub psize: u64,
+}
+
+impl SpaceTotals {
+    /// The totals accumulated since `earlier`.
+    pub fn since(self, earlier: SpaceTotals) -> SpaceTotals {
+        SpaceTotals {
+            asize: self.asize - earlier.asize,
+            lsize: self.lsize - earlier.lsize,
+            psize: self.psize - earlier.psize,
+        }
+    }
+}
+
+impl<'a> BlockWriter<'a> {
+    /// A writer over `dev` allocating from `alloc`.
+    pub fn new(dev: &'a mut dyn BlockDevice, alloc: Allocator, txg: u64) -> Self {
+        BlockWriter {
+            dev,
+            pending: Vec::with_capacity(COMBINE_LIMIT),
+            pending_at: 0,
+            alloc,
+            txg,
+            dry: false,
+            totals: SpaceTotals::default(),
+        }
+    }
+
+    /// Allocates and writes one uncompressed block. `data` is padded with zeros to `lsize`
+    /// (a multiple of 512).
+    pub fn write_block(
+        &mut self,
+        data: &[u8],
+        lsize: u64,
+        dtype: u64,
+        level: u64,
+        fill: u64,
+    ) -> Result<BlockPtr, Error> {
+        debug_assert!(lsize % 512 == 0 && data.len() as u64 <= lsize);
+        let asize = self.alloc.asize(lsize);
+        let offset = self.alloc.alloc(asize)?;
+        let padded;
+        let block: &[u8] = if data.len() as u64 == lsize {
+            data
+        } else {
+            let mut p = data.to_vec();
+            p.resize(lsize as usize, 0);
+            padded = p;
+            &padded
+        };
+        let checksum = if self.dry { [0; 4] } else { fletcher4(block) };
+        self.write_at(LABEL_START + offset, block)?;
+        self.totals.asize += asize;
+        self.totals.lsize += lsize;
+        self.totals.psize += lsize;
+        Ok(BlockPtr {
+            offset,
+            asize,
+            lsize,
+            psize: lsize,
+            compress: COMPRESS_OFF,
+            dtype,
+            level,
+            fill,
+            birth: self.txg,
+            checksum,
+        })
+    }
+
+    /// Writes raw bytes at a device byte offset (zero padding of blocks is implied: the
+    /// device reads as zeros where nothing was written).
+    pub fn write_at(&mut self, dev_offset: u64, data: &[u8]) -> Result<(), Error> {
+        if self.dry {
+            return Ok(());
+        }
+        let contiguous = dev_offset == self.pending_at + self.pending.len() as u64;
+        if !contiguous || self.pending.len() + data.len() > COMBINE_LIMIT {
+            self.flush()?;
+            self.pending_at = dev_offset;
+        }
+        if data.len() >= COMBINE_LIMIT {
+            self.raw_write(dev_offset, data)?;
+            self.pending_at = dev_offset + data.len() as u64;
+        } else {
+            self.pending.extend_from_slice(data);
+        }
+        Ok(())
+    }
+
+    /// Writes out the pending buffer.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        if !self.pending.is_empty() {
+            let buf = std::mem::take(&mut self.pending);
+            self.raw_write(self.pending_at, &buf)?;
+            self.pending_at += buf.len() as u64;
+            self.pending = buf;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    fn raw_write(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
+        let io = |source| Error::DeviceIo { offset, source };
+        self.dev.seek(SeekFrom::Start(offset)).map_err(io)?;
+        self.dev.write_all(data).map_err(io)
+    }
+}
