@@ -85,7 +85,10 @@ mod tests {
         let word = |i: usize| u64::from_le_bytes(e[i * 8..i * 8 + 8].try_into().unwrap());
         assert_eq!(word(0), 8);
         assert_eq!(word(1), 0x58);
-        assert_eq!(word(6), 3 | (3 << 16) | (2 << 32) | (7 << 40) | (11 << 48) | (1 << 63));
+        assert_eq!(
+            word(6),
+            3 | (3 << 16) | (2 << 32) | (7 << 40) | (11 << 48) | (1 << 63)
+        );
         assert_eq!((word(10), word(11), word(15)), (4, 36, 4));
     }
 }

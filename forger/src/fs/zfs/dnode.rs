@@ -135,7 +135,13 @@ impl BlockTree {
             for c in &children {
                 buf.extend_from_slice(&c.encode());
             }
-            let bp = w.write_block(&buf, 1 << INDIRECT_SHIFT, self.dtype, level as u64 + 1, fill)?;
+            let bp = w.write_block(
+                &buf,
+                1 << INDIRECT_SHIFT,
+                self.dtype,
+                level as u64 + 1,
+                fill,
+            )?;
             self.used += bp.asize;
             bp
         };
@@ -218,7 +224,13 @@ impl ObjsetBuilder {
         let bp = if self.block_fill == 0 {
             BlockPtr::default()
         } else {
-            w.write_block(&self.block, DNODE_BLOCK as u64, OT_DNODE, 0, self.block_fill)?
+            w.write_block(
+                &self.block,
+                DNODE_BLOCK as u64,
+                OT_DNODE,
+                0,
+                self.block_fill,
+            )?
         };
         self.tree.push(w, bp)?;
         self.block.fill(0);

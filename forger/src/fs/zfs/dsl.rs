@@ -169,7 +169,11 @@ impl Mos {
             Some((t, b)) => (t, b, 1),
             None => (0, Vec::new(), 3),
         };
-        self.set(o, Dnode::empty(ty, z.block_size, nblkptr, bt, bonus), z.blocks);
+        self.set(
+            o,
+            Dnode::empty(ty, z.block_size, nblkptr, bt, bonus),
+            z.blocks,
+        );
         Ok(())
     }
 }
@@ -373,9 +377,8 @@ pub fn write_mos(
         b[128..256].copy_from_slice(&bp.encode());
         b
     };
-    let deadlist = |m: &mut Mos, o: u64| {
-        m.zap(o, OT_DEADLIST, &[], Some((OT_DEADLIST_HDR, vec![0; 320])))
-    };
+    let deadlist =
+        |m: &mut Mos, o: u64| m.zap(o, OT_DEADLIST, &[], Some((OT_DEADLIST_HDR, vec![0; 320])));
     let dir_dnode = |bonus: Vec<u8>| Dnode::empty(OT_DSL_DIR, 512, 1, OT_DSL_DIR, bonus);
     let ds_dnode = |bonus: Vec<u8>| Dnode::empty(OT_DSL_DATASET, 512, 1, OT_DSL_DATASET, bonus);
 
@@ -448,7 +451,15 @@ pub fn write_mos(
     );
     m.set(
         free_dir.dir,
-        dir_dnode(dir_phys(0, root_dir, 0, &free_dir, SpaceTotals::default(), 0, 0)),
+        dir_dnode(dir_phys(
+            0,
+            root_dir,
+            0,
+            &free_dir,
+            SpaceTotals::default(),
+            0,
+            0,
+        )),
         Vec::new(),
     );
     for d in [&mos_dir, &free_dir, &origin_dir] {
@@ -473,7 +484,12 @@ pub fn write_mos(
     m.zap(clones, OT_DSL_CLONES, &clone_list, None)?;
     let hole = BlockPtr::default();
     let zero = SpaceTotals::default();
-    let origin_guids = |k: u64| (pool.salt.rotate_left(k as u32) >> 8, pool.salt ^ (k << 1) | 1);
+    let origin_guids = |k: u64| {
+        (
+            pool.salt.rotate_left(k as u32) >> 8,
+            pool.salt ^ (k << 1) | 1,
+        )
+    };
     m.set(
         ohead,
         ds_dnode(ds_phys(

@@ -35,7 +35,10 @@ pub enum Error {
     },
     /// Writing to the block device failed.
     #[error("I/O error writing the pool at device offset {offset:#x}")]
-    #[diagnostic(code(forger::zfs::device_io), help("check the output file and free disk space"))]
+    #[diagnostic(
+        code(forger::zfs::device_io),
+        help("check the output file and free disk space")
+    )]
     DeviceIo {
         /// Device byte offset of the failed write.
         offset: u64,
@@ -45,7 +48,10 @@ pub enum Error {
     },
     /// Reading a staged file failed.
     #[error("I/O error reading staged file `{}`", path.display())]
-    #[diagnostic(code(forger::zfs::source_io), help("the staging tree changed or is unreadable"))]
+    #[diagnostic(
+        code(forger::zfs::source_io),
+        help("the staging tree changed or is unreadable")
+    )]
     SourceIo {
         /// Host path of the staged file.
         path: PathBuf,
@@ -55,7 +61,10 @@ pub enum Error {
     },
     /// A staged file's length changed while it was being written.
     #[error("staged file `{}` changed size while being written (expected {expected} bytes)", path.display())]
-    #[diagnostic(code(forger::zfs::source_changed), help("do not modify the staging tree during a build"))]
+    #[diagnostic(
+        code(forger::zfs::source_changed),
+        help("do not modify the staging tree during a build")
+    )]
     SourceChanged {
         /// Host path of the staged file.
         path: PathBuf,
@@ -66,7 +75,9 @@ pub enum Error {
     #[error("invalid ZFS name `{name}`")]
     #[diagnostic(
         code(forger::zfs::bad_name),
-        help("names start with a letter and use letters, digits, `_`, `-`, `.`, `:`; dataset names are relative to the pool, components separated by `/`")
+        help(
+            "names start with a letter and use letters, digits, `_`, `-`, `.`, `:`; dataset names are relative to the pool, components separated by `/`"
+        )
     )]
     BadName {
         /// The rejected name.
@@ -74,7 +85,10 @@ pub enum Error {
     },
     /// A dataset was listed without its parent, or twice.
     #[error("dataset `{name}` needs its parent `{parent}` to be listed first")]
-    #[diagnostic(code(forger::zfs::missing_parent), help("list every parent dataset before its children"))]
+    #[diagnostic(
+        code(forger::zfs::missing_parent),
+        help("list every parent dataset before its children")
+    )]
     MissingParent {
         /// The dataset.
         name: String,
@@ -85,7 +99,9 @@ pub enum Error {
     #[error("unsupported {scope} property `{name}={value}`")]
     #[diagnostic(
         code(forger::zfs::bad_property),
-        help("supported dataset properties: mountpoint, canmount, compression, atime, exec, setuid, devices, readonly, xattr, and user properties (`module:name`); pool properties: none besides bootfs")
+        help(
+            "supported dataset properties: mountpoint, canmount, compression, atime, exec, setuid, devices, readonly, xattr, and user properties (`module:name`); pool properties: none besides bootfs"
+        )
     )]
     BadProperty {
         /// `dataset <name>` or `pool`.
@@ -99,7 +115,9 @@ pub enum Error {
     #[error("symlink `{path}` has a {len}-byte target; at most {max} bytes are supported")]
     #[diagnostic(
         code(forger::zfs::symlink_too_long),
-        help("long symlink targets need spill blocks, which the illumos loader cannot read; shorten the target")
+        help(
+            "long symlink targets need spill blocks, which the illumos loader cannot read; shorten the target"
+        )
     )]
     SymlinkTooLong {
         /// Image path of the symlink.
@@ -123,7 +141,10 @@ pub enum Error {
     },
     /// A name that does not fit a ZFS directory entry.
     #[error("file name `{name}` in `{dir}` is longer than 255 bytes")]
-    #[diagnostic(code(forger::zfs::name_too_long), help("ZFS names are at most 255 bytes"))]
+    #[diagnostic(
+        code(forger::zfs::name_too_long),
+        help("ZFS names are at most 255 bytes")
+    )]
     NameTooLong {
         /// The directory.
         dir: String,
@@ -141,14 +162,20 @@ pub enum Error {
     },
     /// The label configuration did not fit the 112 KiB label area.
     #[error("pool configuration of {len} bytes does not fit the label")]
-    #[diagnostic(code(forger::zfs::config_too_large), help("this is a bug in the ZFS writer"))]
+    #[diagnostic(
+        code(forger::zfs::config_too_large),
+        help("this is a bug in the ZFS writer")
+    )]
     ConfigTooLarge {
         /// Packed length.
         len: usize,
     },
     /// A packed nvlist that could not be decoded.
     #[error("malformed nvlist at byte {offset}: {reason}")]
-    #[diagnostic(code(forger::zfs::bad_nvlist), help("the buffer is not an XDR-encoded nvlist"))]
+    #[diagnostic(
+        code(forger::zfs::bad_nvlist),
+        help("the buffer is not an XDR-encoded nvlist")
+    )]
     BadNvlist {
         /// Byte offset of the problem.
         offset: usize,

@@ -32,7 +32,12 @@ pub struct Uberblock {
 
 /// Device offsets of the four labels.
 pub fn label_offsets(geo: &Geometry) -> [u64; 4] {
-    [0, LABEL_SIZE, geo.psize - 2 * LABEL_SIZE, geo.psize - LABEL_SIZE]
+    [
+        0,
+        LABEL_SIZE,
+        geo.psize - 2 * LABEL_SIZE,
+        geo.psize - LABEL_SIZE,
+    ]
 }
 
 /// Writes all four labels with `config` (a packed nvlist) and `ub` in every ring slot.
@@ -56,13 +61,7 @@ pub fn write_labels(
         w.write_at(base + PHYS_OFF, &phys)?;
         let mut ring = vec![0u8; RING_SIZE];
         for (i, s) in ring.chunks_mut(slot).enumerate() {
-            let words = [
-                UBERBLOCK_MAGIC,
-                5000,
-                ub.txg,
-                ub.guid_sum,
-                ub.timestamp,
-            ];
+            let words = [UBERBLOCK_MAGIC, 5000, ub.txg, ub.guid_sum, ub.timestamp];
             for (k, v) in words.iter().enumerate() {
                 s[k * 8..k * 8 + 8].copy_from_slice(&v.to_le_bytes());
             }

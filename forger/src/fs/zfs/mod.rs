@@ -222,7 +222,9 @@ fn check_name(name: &str, allow_slash: bool) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.split('/').all(|c| {
             !c.is_empty()
-                && c.chars().next().is_some_and(|ch| ch.is_ascii_alphanumeric())
+                && c.chars()
+                    .next()
+                    .is_some_and(|ch| ch.is_ascii_alphanumeric())
                 && c.chars()
                     .all(|ch| ch.is_ascii_alphanumeric() || "_-.:".contains(ch))
         })
@@ -368,13 +370,14 @@ impl DatasetPlan {
                     let rel = v
                         .strip_prefix(&format!("{}/", o.pool_name))
                         .unwrap_or(v.as_str());
-                    bootfs = Some(datasets.iter().position(|d| d.name == rel).ok_or_else(
-                        || Error::BadProperty {
-                            scope: "pool".into(),
-                            name: k.clone(),
-                            value: v.clone(),
-                        },
-                    )?);
+                    bootfs =
+                        Some(datasets.iter().position(|d| d.name == rel).ok_or_else(|| {
+                            Error::BadProperty {
+                                scope: "pool".into(),
+                                name: k.clone(),
+                                value: v.clone(),
+                            }
+                        })?);
                 }
                 _ => {
                     return Err(Error::BadProperty {
@@ -402,7 +405,9 @@ fn effective_mount(
     pool: &str,
 ) -> Option<String> {
     if let Some(m) = props.get("mountpoint") {
-        return m.starts_with('/').then(|| m.trim_end_matches('/').to_string());
+        return m
+            .starts_with('/')
+            .then(|| m.trim_end_matches('/').to_string());
     }
     let Some(p) = parent else {
         return Some(format!("/{pool}"));
@@ -607,10 +612,7 @@ fn split_tree(
         };
         root_ds.add("boot", dir.clone());
         let be = &plan.datasets[plan.be].name;
-        let menu = format!(
-            "title {}\nbootfs {}/{}\n",
-            o.be_name, o.pool_name, be
-        );
+        let menu = format!("title {}\nbootfs {}/{}\n", o.be_name, o.pool_name, be);
         root_ds.add(
             "boot/menu.lst",
             Node {

@@ -74,7 +74,7 @@ impl<'a> BlockWriter<'a> {
         level: u64,
         fill: u64,
     ) -> Result<BlockPtr, Error> {
-        debug_assert!(lsize % 512 == 0 && data.len() as u64 <= lsize);
+        debug_assert!(lsize.is_multiple_of(512) && data.len() as u64 <= lsize);
         let asize = self.alloc.asize(lsize);
         let offset = self.alloc.alloc(asize)?;
         let padded;

@@ -180,7 +180,9 @@ fn build_fat(
             }
             let size = 1usize << bs;
             let mut header = vec![0u8; size];
-            let put = |b: &mut [u8], off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+            let put = |b: &mut [u8], off: usize, v: u64| {
+                b[off..off + 8].copy_from_slice(&v.to_le_bytes())
+            };
             put(&mut header, 0, ZBT_HEADER);
             put(&mut header, 8, ZAP_MAGIC);
             put(&mut header, 32, zt_shift as u64);

@@ -192,7 +192,11 @@ pub fn trivial_acl(mode: u32, is_dir: bool) -> Vec<u8> {
 /// `ZFS_NO_EXECS_DENIED` when everyone may execute.
 fn pflags(mode: u32) -> u64 {
     let base = 0x0008_0000_0000u64 | 0x0400_0000_0000 | 0x4 | 0x40;
-    if mode & 0o111 == 0o111 { base | 0x100 } else { base }
+    if mode & 0o111 == 0o111 {
+        base | 0x100
+    } else {
+        base
+    }
 }
 
 struct SaAttrs<'a> {
@@ -223,7 +227,15 @@ fn sa_bonus(a: &SaAttrs) -> Vec<u8> {
     b.resize(hdr, 0);
     let generation = 4u64;
     let t = [a.mtime as u64, 0];
-    for v in [a.mode, a.size, generation, a.uid as u64, a.gid as u64, a.parent, pflags(a.mode as u32)] {
+    for v in [
+        a.mode,
+        a.size,
+        generation,
+        a.uid as u64,
+        a.gid as u64,
+        a.parent,
+        pflags(a.mode as u32),
+    ] {
         b.extend_from_slice(&v.to_le_bytes());
     }
     for _ in 0..4 {
@@ -355,7 +367,9 @@ pub fn write_zpl(w: &mut BlockWriter, nodes: &[Node], salt: u64) -> Result<Block
                 sa.is_dir = true;
                 sa.size = 2 + entries.len() as u64;
                 sa.links = 2 + subdirs;
-                salt_n = salt_n.wrapping_mul(6364136223846793005).wrapping_add(obj[i]);
+                salt_n = salt_n
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(obj[i]);
                 let z = zap::build(&entries, salt_n, &n.path)?;
                 dn = Dnode::empty(OT_DIRECTORY, z.block_size, 1, OT_SA, Vec::new());
                 write_object_blocks(w, &mut dn, &z.blocks)?;
