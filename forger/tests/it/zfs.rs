@@ -421,3 +421,114 @@ fn zfs_big_files_slow() {
 
 #[allow(dead_code)]
 fn unused(_: PathBuf) {}
+
+/// The reference pool from OpenZFS's test suite (Debian `zfs-test`), extracted by
+/// `scripts/install-test-deps.sh`.
+const REFERENCE_POOL: &str = "/usr/local/share/forger-test/unclean_export.dat";
+
+fn reference_pool() -> Vec<u8> {
+    fs::read(REFERENCE_POOL).unwrap_or_else(|e| {
+        panic!("{REFERENCE_POOL}: {e} (run scripts/install-test-deps.sh to extract it)")
+    })
+}
+
+fn le64(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
+}
+
+#[test]
+fn zfs_primitives_match_the_reference_pool() {
+    use forger::fs::zfs::{NvList, NvValue, fletcher4, label_region_ok};
+    let img = reference_pool();
+    for base in [
+        0usize,
+        256 << 10,
+        img.len() - (512 << 10),
+        img.len() - (256 << 10),
+    ] {
+        // The label nvlist round-trips byte for byte.
+        let phys = &img[base + (16 << 10)..base + (128 << 10)];
+        let list = NvList::unpack(phys).unwrap();
+        assert_eq!(
+            list.get("name"),
+            Some(&NvValue::Str("unclean_export".into()))
+        );
+        let packed = list.pack();
+        assert_eq!(&phys[..packed.len()], &packed[..], "label at {base:#x}");
+        assert!(phys[packed.len()..phys.len() - 40].iter().all(|&b| b == 0));
+        // SHA-256 embedded checksums of vdev_phys and of every valid uberblock slot.
+        assert!(label_region_ok(phys, (base + (16 << 10)) as u64));
+        let ashift = match list.get("vdev_tree") {
+            Some(NvValue::List(t)) => match t.get("ashift") {
+                Some(NvValue::U64(a)) => *a as u32,
+                other => panic!("ashift: {other:?}"),
+            },
+            other => panic!("vdev_tree: {other:?}"),
+        };
+        let slot = 1usize << ashift.clamp(10, 13);
+        let ring = base + (128 << 10);
+        let mut best: Option<usize> = None;
+        let mut valid = 0;
+        for i in 0..(128 << 10) / slot {
+            let s = ring + i * slot;
+            if le64(&img, s) != 0x00ba_b10c {
+                continue;
+            }
+            assert!(
+                label_region_ok(&img[s..s + slot], s as u64),
+                "uberblock {i}"
+            );
+            valid += 1;
+            if best.is_none_or(|b| le64(&img, s + 16) > le64(&img, b + 16)) {
+                best = Some(s);
+            }
+        }
+        assert!(valid > 0);
+        // Our fletcher4 reproduces the root block pointer's checksum of the MOS block.
+        let ub = best.unwrap();
+        let bp = &img[ub + 40..ub + 168];
+        let offset = ((le64(bp, 8) & !(1 << 63)) << 9) as usize;
+        let psize = (((le64(bp, 48) >> 16) & 0xffff) + 1) as usize * 512;
+        let data = &img[(4 << 20) + offset..(4 << 20) + offset + psize];
+        let want = [le64(bp, 96), le64(bp, 104), le64(bp, 112), le64(bp, 120)];
+        assert_eq!(fletcher4(data), want);
+    }
+}
+
+#[test]
+fn zfs_object_counts_and_metadata_match_the_manifest() {
+    let dir = image_dir();
+    let mut t = StagingTree::create(dir.path().join("stage")).unwrap();
+    add_dir(&mut t, "/a");
+    for i in 0..40 {
+        add_file(
+            &mut t,
+            &format!("/a/f{i}"),
+            &bytes(i * 100, i as u64),
+            7,
+            8,
+            0o640,
+        );
+    }
+    let img = dir.path().join("pool.img");
+    write_image(&img, 128 << 20, &t, PoolOptions::new(Seed::new("counts")));
+    let img_s = img.to_str().unwrap();
+    let out = run_ok(Command::new("zdb").args(["-e", "-p", img_s, "-d", "rpool"]));
+    // BE: 5 fixed ZPL objects + root + /a + 40 files; root dataset: 5 + root + /boot + menu.lst.
+    assert!(
+        out.contains("Dataset rpool/ROOT/omnios [ZPL]") && out.contains(", 47 objects"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Dataset rpool [ZPL]") && out.contains(", 8 objects"),
+        "{out}"
+    );
+    let dump = run_ok(Command::new("zdb").args(["-e", "-p", img_s, "-dddd", "rpool/ROOT/omnios"]));
+    assert_eq!(
+        dump.matches("\tuid     7\n").count() + dump.matches("\tuid\t7\n").count(),
+        40,
+        "{dump}"
+    );
+    assert_eq!(dump.matches("mode\t100640").count(), 40);
+    assert!(dump.contains("size\t3900"));
+}
