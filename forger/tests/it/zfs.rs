@@ -648,3 +648,44 @@ fn zfs_random_trees_pass_all_checks() {
         check_pool(&a, &exp);
     }
 }
+
+/// lz4: compressible and incompressible files, read back by zdb and GRUB (both decompress).
+#[test]
+fn zfs_lz4_pool_passes_zdb_and_grub() {
+    let dir = image_dir();
+    let mut t = StagingTree::create(dir.path().join("stage")).unwrap();
+    let mut exp = Expect { files: Vec::new() };
+    add_dir(&mut t, "/d");
+    for (i, size) in [1usize, 1000, 4097, 70000, 131072, 131073, (1 << 20) + 3]
+        .iter()
+        .enumerate()
+    {
+        let text: Vec<u8> = format!("line {i} of some very compressible text\n")
+            .into_bytes()
+            .into_iter()
+            .cycle()
+            .take(*size)
+            .collect();
+        let rand = bytes(*size, i as u64 + 40);
+        for (name, data) in [(format!("t{size}"), text), (format!("r{size}"), rand)] {
+            add_file(&mut t, &format!("/d/{name}"), &data, 0, 0, 0o644);
+            exp.files
+                .push(("ROOT/omnios".into(), format!("d/{name}"), data));
+        }
+    }
+    let mut o = options();
+    o.compression = forger::fs::zfs::Compression::Lz4;
+    let img = dir.path().join("pool.img");
+    write_image(&img, 128 << 20, &t, o);
+    check_pool(&img, &exp);
+    let img_s = img.to_str().unwrap();
+    let dump =
+        run_ok(Command::new("zdb").args(["-e", "-p", img_s, "-dddddd", "rpool/ROOT/omnios"]));
+    // A 128 KiB block of text stored in one 4 KiB allocation unit: compressed.
+    assert!(
+        dump.contains("20000L/1000P"),
+        "no compressed block in the BE"
+    );
+    let feats = run_ok(Command::new("zdb").args(["-e", "-p", img_s, "-dddd", "rpool", "5"]));
+    assert!(feats.contains("org.illumos:lz4_compress = 1"), "{feats}");
+}

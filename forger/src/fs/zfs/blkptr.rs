@@ -5,6 +5,8 @@
 pub(crate) const CKSUM_FLETCHER4: u64 = 7;
 /// `ZIO_COMPRESS_OFF`.
 pub(crate) const COMPRESS_OFF: u64 = 2;
+/// `ZIO_COMPRESS_LZ4`.
+pub(crate) const COMPRESS_LZ4: u64 = 15;
 
 /// A block pointer with a single DVA on vdev 0. The default value is a hole.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

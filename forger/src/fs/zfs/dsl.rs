@@ -34,6 +34,8 @@ const OT_ZAP_METADATA: u8 = 0xC4;
 const SM_BLOCK: usize = 4096;
 /// `DS_FLAG_UNIQUE_ACCURATE`.
 const DS_FLAG_UNIQUE_ACCURATE: u64 = 4;
+/// GUID of the lz4 feature.
+const LZ4_FEATURE: &str = "org.illumos:lz4_compress";
 /// Creation txg of `$ORIGIN` (below every block's birth).
 const ORIGIN_TXG: u64 = 1;
 
@@ -81,6 +83,8 @@ pub struct PoolDesc {
     pub bootfs: Option<usize>,
     /// Seed for the MOS ZAP salts.
     pub salt: u64,
+    /// Whether `org.illumos:lz4_compress` is enabled (and active: refcount 1).
+    pub lz4: bool,
 }
 
 impl PoolDesc {
@@ -274,9 +278,21 @@ pub fn write_mos(
             Vec::new(),
         );
     }
-    for o in [5, 6, 7] {
-        m.zap(o, OT_ZAP_METADATA, &[], None)?;
-    }
+    // lz4_compress is a read feature that is active as soon as it is enabled.
+    let (ffr, fdesc) = if pool.lz4 {
+        (
+            vec![u(LZ4_FEATURE, 1)],
+            vec![(
+                LZ4_FEATURE.to_string(),
+                ZapValue::string("LZ4 compression algorithm support."),
+            )],
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    m.zap(5, OT_ZAP_METADATA, &ffr, None)?;
+    m.zap(6, OT_ZAP_METADATA, &[], None)?;
+    m.zap(7, OT_ZAP_METADATA, &fdesc, None)?;
     let bootfs: Vec<_> = pool
         .bootfs
         .map(|i| u("bootfs", dss[i].0))

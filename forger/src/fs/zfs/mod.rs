@@ -21,6 +21,7 @@ mod dnode;
 mod dsl;
 mod error;
 mod label;
+mod lz4;
 mod nvlist;
 mod space;
 mod vdev;
@@ -51,9 +52,12 @@ const UB_TXG: u64 = TXG + 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Compression {
-    /// No compression (`compression=off` on the root dataset). lz4 is not implemented yet.
+    /// No compression (`compression=off` on the root dataset).
     #[default]
     Off,
+    /// lz4 (`compression=lz4` on the root dataset, feature `org.illumos:lz4_compress`
+    /// enabled); file data blocks are compressed when that saves space.
+    Lz4,
 }
 
 /// An extra dataset of the pool.
@@ -144,6 +148,7 @@ impl ZfsWriter {
         let mut nodes = split_tree(&plan, tree, o)?;
         let geo = Geometry::new(dev.size_bytes(), o.ashift)?;
         let mut w = BlockWriter::new(dev, Allocator::new(geo), TXG);
+        w.lz4 = o.compression == Compression::Lz4;
 
         let mut outs = Vec::with_capacity(plan.datasets.len());
         for (i, ds) in plan.datasets.iter().enumerate() {
@@ -172,6 +177,7 @@ impl ZfsWriter {
             datasets: outs,
             bootfs: plan.bootfs,
             salt: o.seed.u64("zfs/mos-salt"),
+            lz4: o.compression == Compression::Lz4,
         };
 
         // Plan the MOS with dry runs until the set of metaslabs it needs space maps for
@@ -251,7 +257,7 @@ struct DatasetPlan {
     be: usize,
 }
 
-fn encode_prop(scope: &str, name: &str, value: &str) -> Result<ZapValue, Error> {
+fn encode_prop(scope: &str, name: &str, value: &str, lz4: bool) -> Result<ZapValue, Error> {
     let bad = || Error::BadProperty {
         scope: scope.into(),
         name: name.into(),
@@ -282,6 +288,8 @@ fn encode_prop(scope: &str, name: &str, value: &str) -> Result<ZapValue, Error> 
             "lzjb" => Ok(ZapValue::U64(3)),
             "zle" => Ok(ZapValue::U64(14)),
             "gzip" => Ok(ZapValue::U64(10)),
+            // Only valid with the feature, which the writer enables with Compression::Lz4.
+            "lz4" if lz4 => Ok(ZapValue::U64(15)),
             _ => Err(bad()),
         },
         "atime" | "exec" | "setuid" | "devices" | "readonly" | "xattr" => onoff(),
@@ -294,7 +302,11 @@ impl DatasetPlan {
     fn new(o: &PoolOptions) -> Result<Self, Error> {
         let mut specs: Vec<(String, BTreeMap<String, String>)> = Vec::new();
         let mut root_props = BTreeMap::new();
-        root_props.insert("compression".to_string(), "off".to_string());
+        let comp = match o.compression {
+            Compression::Off => "off",
+            Compression::Lz4 => "lz4",
+        };
+        root_props.insert("compression".to_string(), comp.to_string());
         specs.push((String::new(), root_props));
         specs.push((
             "ROOT".into(),
@@ -343,7 +355,10 @@ impl DatasetPlan {
             let scope = format!("dataset {}/{}", o.pool_name, name);
             let mut encoded = Vec::new();
             for (k, v) in props {
-                encoded.push((k.clone(), encode_prop(&scope, k, v)?));
+                encoded.push((
+                    k.clone(),
+                    encode_prop(&scope, k, v, o.compression == Compression::Lz4)?,
+                ));
             }
             let mount = if *name == be_name {
                 Some("/".to_string())

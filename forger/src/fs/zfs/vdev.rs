@@ -5,8 +5,9 @@
 use std::io::SeekFrom;
 
 use super::Error;
-use super::blkptr::{BlockPtr, COMPRESS_OFF};
+use super::blkptr::{BlockPtr, COMPRESS_LZ4, COMPRESS_OFF};
 use super::checksum::fletcher4;
+use super::lz4;
 use super::space::{Allocator, LABEL_START};
 use crate::fs::BlockDevice;
 
@@ -24,6 +25,8 @@ pub struct BlockWriter<'a> {
     pub txg: u64,
     /// Planning mode: allocate but write nothing and skip checksums.
     pub dry: bool,
+    /// Compress file data blocks with lz4.
+    pub lz4: bool,
     /// Running totals of every block written: (allocated, logical, physical) bytes.
     pub totals: SpaceTotals,
 }
@@ -60,6 +63,7 @@ impl<'a> BlockWriter<'a> {
             alloc,
             txg,
             dry: false,
+            lz4: false,
             totals: SpaceTotals::default(),
         }
     }
@@ -75,8 +79,6 @@ impl<'a> BlockWriter<'a> {
         fill: u64,
     ) -> Result<BlockPtr, Error> {
         debug_assert!(lsize.is_multiple_of(512) && data.len() as u64 <= lsize);
-        let asize = self.alloc.asize(lsize);
-        let offset = self.alloc.alloc(asize)?;
         let padded;
         let block: &[u8] = if data.len() as u64 == lsize {
             data
@@ -86,17 +88,55 @@ impl<'a> BlockWriter<'a> {
             padded = p;
             &padded
         };
+        self.write_physical(block, lsize, COMPRESS_OFF, dtype, level, fill)
+    }
+
+    /// Writes a file data block, lz4-compressed when that is enabled and saves at least an
+    /// eighth and one allocation unit (the rule OpenZFS applies).
+    pub fn write_data_block(
+        &mut self,
+        data: &[u8],
+        lsize: u64,
+        dtype: u64,
+    ) -> Result<BlockPtr, Error> {
+        if self.lz4 && !self.dry {
+            let mut src = data.to_vec();
+            src.resize(lsize as usize, 0);
+            let limit = (lsize - lsize / 8) as usize;
+            if let Some(mut c) = lz4::compress_zfs(&src, limit) {
+                let psize = self.alloc.asize(c.len() as u64);
+                if psize < lsize {
+                    c.resize(psize as usize, 0);
+                    return self.write_physical(&c, lsize, COMPRESS_LZ4, dtype, 0, 1);
+                }
+            }
+        }
+        self.write_block(data, lsize, dtype, 0, 1)
+    }
+
+    fn write_physical(
+        &mut self,
+        block: &[u8],
+        lsize: u64,
+        compress: u64,
+        dtype: u64,
+        level: u64,
+        fill: u64,
+    ) -> Result<BlockPtr, Error> {
+        let psize = block.len() as u64;
+        let asize = self.alloc.asize(psize);
+        let offset = self.alloc.alloc(asize)?;
         let checksum = if self.dry { [0; 4] } else { fletcher4(block) };
         self.write_at(LABEL_START + offset, block)?;
         self.totals.asize += asize;
         self.totals.lsize += lsize;
-        self.totals.psize += lsize;
+        self.totals.psize += psize;
         Ok(BlockPtr {
             offset,
             asize,
             lsize,
-            psize: lsize,
-            compress: COMPRESS_OFF,
+            psize,
+            compress,
             dtype,
             level,
             fill,

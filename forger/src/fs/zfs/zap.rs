@@ -334,8 +334,13 @@ mod tests {
         let salt = 0x1234_5678_9abc_def1;
         let mut seen: HashMap<u64, String> = HashMap::new();
         let mut pair = None;
-        for i in 0..200_000u32 {
-            let n = format!("f{i}");
+        // Sequential names differ in too few bits for CRC-64 to collide; use random ones.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = format!("{x:016x}");
             let h = zap_hash(salt, n.as_bytes());
             if let Some(o) = seen.insert(h, n.clone()) {
                 pair = Some((o, n));

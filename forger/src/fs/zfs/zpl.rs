@@ -435,7 +435,7 @@ fn push_data(
     let bp = if data.iter().all(|&b| b == 0) {
         BlockPtr::default()
     } else {
-        w.write_block(data, dn.blksz, OT_PLAIN_FILE as u64, 0, 1)?
+        w.write_data_block(data, dn.blksz, OT_PLAIN_FILE as u64)?
     };
     tree.push(w, bp)
 }
