@@ -88,32 +88,25 @@ impl<'a> BlockWriter<'a> {
             padded = p;
             &padded
         };
-        self.write_physical(block, lsize, COMPRESS_OFF, dtype, level, fill)
+        self.write_physical(block, lsize, COMPRESS_OFF, dtype, level, fill, None)
     }
 
-    /// Writes a file data block, lz4-compressed when that is enabled and saves at least an
-    /// eighth and one allocation unit (the rule OpenZFS applies).
-    pub fn write_data_block(
-        &mut self,
-        data: &[u8],
-        lsize: u64,
-        dtype: u64,
-    ) -> Result<BlockPtr, Error> {
-        if self.lz4 && !self.dry {
-            let mut src = data.to_vec();
-            src.resize(lsize as usize, 0);
-            let limit = (lsize - lsize / 8) as usize;
-            if let Some(mut c) = lz4::compress_zfs(&src, limit) {
-                let psize = self.alloc.asize(c.len() as u64);
-                if psize < lsize {
-                    c.resize(psize as usize, 0);
-                    return self.write_physical(&c, lsize, COMPRESS_LZ4, dtype, 0, 1);
-                }
-            }
+    /// The allocation unit in bytes.
+    pub fn unit(&self) -> u64 {
+        self.alloc.asize(1)
+    }
+
+    /// Allocates and writes a block prepared by [`prepare_data_block`]; a hole allocates
+    /// nothing.
+    pub fn write_prepared(&mut self, p: PreparedBlock, dtype: u64) -> Result<BlockPtr, Error> {
+        if p.hole {
+            return Ok(BlockPtr::default());
         }
-        self.write_block(data, lsize, dtype, 0, 1)
+        let (block, lsize, compress, checksum) = (p.block, p.lsize, p.compress, p.checksum);
+        self.write_physical(&block, lsize, compress, dtype, 0, 1, Some(checksum))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn write_physical(
         &mut self,
         block: &[u8],
@@ -122,11 +115,16 @@ impl<'a> BlockWriter<'a> {
         dtype: u64,
         level: u64,
         fill: u64,
+        checksum: Option<[u64; 4]>,
     ) -> Result<BlockPtr, Error> {
         let psize = block.len() as u64;
         let asize = self.alloc.asize(psize);
         let offset = self.alloc.alloc(asize)?;
-        let checksum = if self.dry { [0; 4] } else { fletcher4(block) };
+        let checksum = match checksum {
+            Some(c) => c,
+            None if self.dry => [0; 4],
+            None => fletcher4(block),
+        };
         self.write_at(LABEL_START + offset, block)?;
         self.totals.asize += asize;
         self.totals.lsize += lsize;
@@ -181,5 +179,52 @@ impl<'a> BlockWriter<'a> {
         let io = |source| Error::DeviceIo { offset, source };
         self.dev.seek(SeekFrom::Start(offset)).map_err(io)?;
         self.dev.write_all(data).map_err(io)
+    }
+}
+
+/// A file data block with its compression decided and checksum computed, ready to be
+/// allocated; preparing is pure, so it runs on worker threads.
+pub struct PreparedBlock {
+    block: Vec<u8>,
+    lsize: u64,
+    compress: u64,
+    checksum: [u64; 4],
+    hole: bool,
+}
+
+/// Prepares a data block of logical size `lsize` from `data` (zero-padded): an all-zero
+/// block becomes a hole; with `lz4`, the block is compressed when that saves at least an
+/// eighth and one allocation unit of `unit` bytes (the rule OpenZFS applies).
+pub fn prepare_data_block(data: &[u8], lsize: u64, lz4: bool, unit: u64) -> PreparedBlock {
+    if data.iter().all(|&b| b == 0) {
+        return PreparedBlock {
+            block: Vec::new(),
+            lsize,
+            compress: COMPRESS_OFF,
+            checksum: [0; 4],
+            hole: true,
+        };
+    }
+    let mut block = data.to_vec();
+    block.resize(lsize as usize, 0);
+    let mut compress = COMPRESS_OFF;
+    if lz4 {
+        let limit = (lsize - lsize / 8) as usize;
+        if let Some(mut c) = lz4::compress_zfs(&block, limit) {
+            let psize = (c.len() as u64).div_ceil(unit) * unit;
+            if psize < lsize {
+                c.resize(psize as usize, 0);
+                block = c;
+                compress = COMPRESS_LZ4;
+            }
+        }
+    }
+    let checksum = fletcher4(&block);
+    PreparedBlock {
+        block,
+        lsize,
+        compress,
+        checksum,
+        hole: false,
     }
 }

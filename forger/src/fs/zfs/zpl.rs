@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::Error;
 use super::blkptr::BlockPtr;
 use super::dnode::{BlockTree, Dnode, ObjsetBuilder, write_object_blocks};
-use super::vdev::BlockWriter;
+use super::vdev::{BlockWriter, PreparedBlock, prepare_data_block};
 use super::zap::{self, ZapValue};
 
 const OT_PLAIN_FILE: u8 = 19;
@@ -327,7 +327,7 @@ pub fn write_zpl(w: &mut BlockWriter, nodes: &[Node], salt: u64) -> Result<Block
         ],
     )?;
 
-    let mut buf = vec![0u8; RECORD as usize];
+    let mut buf = vec![0u8; RECORD as usize * BATCH];
     for (i, n) in nodes.iter().enumerate() {
         if matches!(n.kind, NodeKind::Link(_)) {
             continue;
@@ -426,18 +426,39 @@ fn file_dnode(size: u64) -> (Dnode, u64) {
     )
 }
 
-fn push_data(
+/// File blocks read and prepared (checksummed, compressed) together, split over two threads.
+const BATCH: usize = 16;
+
+fn push_blocks(
     w: &mut BlockWriter,
     tree: &mut BlockTree,
     dn: &Dnode,
     data: &[u8],
 ) -> Result<(), Error> {
-    let bp = if data.iter().all(|&b| b == 0) {
-        BlockPtr::default()
-    } else {
-        w.write_data_block(data, dn.blksz, OT_PLAIN_FILE as u64)?
+    let (lz4, unit, bs) = (w.lz4, w.unit(), dn.blksz);
+    let chunks: Vec<&[u8]> = data.chunks(bs as usize).collect();
+    let prep = |c: &[&[u8]]| -> Vec<PreparedBlock> {
+        c.iter()
+            .map(|b| prepare_data_block(b, bs, lz4, unit))
+            .collect()
     };
-    tree.push(w, bp)
+    let prepared = if chunks.len() > 1 {
+        let (a, b) = chunks.split_at(chunks.len() / 2);
+        std::thread::scope(|s| {
+            let other = s.spawn(|| prep(a));
+            let mut second = prep(b);
+            let mut first = other.join().expect("block preparation does not panic");
+            first.append(&mut second);
+            first
+        })
+    } else {
+        prep(&chunks)
+    };
+    for p in prepared {
+        let bp = w.write_prepared(p, OT_PLAIN_FILE as u64)?;
+        tree.push(w, bp)?;
+    }
+    Ok(())
 }
 
 fn write_file(
@@ -455,7 +476,7 @@ fn write_file(
     let mut f = std::fs::File::open(host).map_err(io)?;
     let mut left = size;
     while left > 0 {
-        let want = left.min(dn.blksz) as usize;
+        let want = left.min(dn.blksz * BATCH as u64) as usize;
         f.read_exact(&mut buf[..want]).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 Error::SourceChanged {
@@ -466,7 +487,7 @@ fn write_file(
                 io(e)
             }
         })?;
-        push_data(w, &mut tree, &dn, &buf[..want])?;
+        push_blocks(w, &mut tree, &dn, &buf[..want])?;
         left -= want as u64;
     }
     let mut probe = [0u8; 1];
@@ -483,9 +504,7 @@ fn write_file(
 fn write_bytes(w: &mut BlockWriter, bytes: &[u8]) -> Result<Dnode, Error> {
     let (mut dn, nblocks) = file_dnode(bytes.len() as u64);
     let mut tree = BlockTree::new(OT_PLAIN_FILE as u64, 1, nblocks);
-    for chunk in bytes.chunks(dn.blksz as usize) {
-        push_data(w, &mut tree, &dn, chunk)?;
-    }
+    push_blocks(w, &mut tree, &dn, bytes)?;
     tree.finish(w, &mut dn)?;
     Ok(dn)
 }
