@@ -301,10 +301,10 @@ fn check_pool(img: &Path, exp: &Expect) {
             let (ds, path, _) = &exp.files[i];
             path.contains("sparse") || path.contains("link") || ds != "ROOT/omnios"
         })
-        .take(4)
+        .take(3)
         .collect();
-    let step = (exp.files.len() / 8).max(1);
-    sample.extend((0..exp.files.len()).step_by(step).take(8));
+    let step = (exp.files.len() / 4).max(1);
+    sample.extend((1..exp.files.len()).step_by(step).take(4));
     for i in sample {
         let (ds, path, data) = &exp.files[i];
         let out_path = tmp.path().join(format!("out{i}"));
@@ -348,7 +348,7 @@ fn zfs_pool_passes_zdb_and_files_read_back() {
     let dir = image_dir();
     let (tree, exp) = build_tree(dir.path(), false);
     let img = dir.path().join("pool.img");
-    write_image(&img, 256 << 20, &tree, options());
+    write_image(&img, 128 << 20, &tree, options());
     check_pool(&img, &exp);
     check_grub_listing(img.to_str().unwrap());
 
@@ -550,7 +550,12 @@ fn zfs_object_counts_and_metadata_match_the_manifest() {
 /// in two datasets. Each passes the zdb and GRUB checks and rebuilds byte-identically.
 #[test]
 fn zfs_random_trees_pass_all_checks() {
-    for seed in [11u64, 12] {
+    let seeds: &[u64] = if std::env::var("FORGER_SLOW_TESTS").as_deref() == Ok("1") {
+        &[11, 12, 13, 14]
+    } else {
+        &[11]
+    };
+    for &seed in seeds {
         let dir = image_dir();
         let mut x = seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1;
         let mut rnd = move |n: u64| {

@@ -541,6 +541,13 @@ fn split_tree(
             *links.entry(target).or_insert(1) += 1;
         }
     }
+    let with_xattrs = m.iter().filter(|(_, e)| !e.xattrs.is_empty()).count();
+    if with_xattrs > 0 {
+        tracing::warn!(
+            entries = with_xattrs,
+            "the ZFS writer does not store extended attributes; they are left out"
+        );
+    }
     for (p, e) in m.iter() {
         let path = p.to_string();
         let Some((ds, rel)) = holder(plan, &path, None) else {
