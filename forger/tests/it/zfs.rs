@@ -694,3 +694,61 @@ fn zfs_lz4_pool_passes_zdb_and_grub() {
     let feats = run_ok(Command::new("zdb").args(["-e", "-p", img_s, "-dddd", "rpool", "5"]));
     assert!(feats.contains("org.illumos:lz4_compress = 1"), "{feats}");
 }
+
+/// What the writer cannot store is refused with a named error instead of a broken pool.
+#[test]
+fn zfs_rejects_what_it_cannot_store() {
+    use forger::fs::zfs::Error as ZfsError;
+    let dir = image_dir();
+    let write = |t: &StagingTree, size: u64, o: PoolOptions| {
+        let mut dev = FileDev::create(&dir.path().join("x.img"), size);
+        ZfsWriter::new(o).write_pool(&mut dev, t)
+    };
+    let mut t = StagingTree::create(dir.path().join("stage")).unwrap();
+    let seed = || PoolOptions::new(Seed::new("errors"));
+    assert!(matches!(
+        write(&t, 32 << 20, seed()),
+        Err(ZfsError::DeviceTooSmall { .. })
+    ));
+    t.manifest
+        .insert(
+            p("/long"),
+            Entry::new(
+                EntryKind::Symlink {
+                    target: "y".repeat(145),
+                },
+                0,
+                0,
+                0o777,
+            ),
+        )
+        .unwrap();
+    assert!(matches!(
+        write(&t, 64 << 20, seed()),
+        Err(ZfsError::SymlinkTooLong { len: 145, .. })
+    ));
+    t.manifest.remove(&p("/long"));
+    add_file(&mut t, "/big", &bytes(70 << 20, 1), 0, 0, 0o644);
+    assert!(matches!(
+        write(&t, 64 << 20, seed()),
+        Err(ZfsError::PoolFull { .. })
+    ));
+    let mut o = seed();
+    o.datasets.push(DatasetSpec {
+        name: "a/b".into(),
+        properties: Default::default(),
+    });
+    assert!(matches!(
+        write(&t, 64 << 20, o),
+        Err(ZfsError::MissingParent { .. })
+    ));
+    let mut o = seed();
+    o.datasets.push(DatasetSpec {
+        name: "data".into(),
+        properties: [("quota".to_string(), "1G".to_string())].into(),
+    });
+    assert!(matches!(
+        write(&t, 64 << 20, o),
+        Err(ZfsError::BadProperty { .. })
+    ));
+}

@@ -72,5 +72,5 @@ pub fn write_labels(
         }
         w.write_at(base + RING_OFF, &ring)?;
     }
-    w.flush()
+    w.finish()
 }

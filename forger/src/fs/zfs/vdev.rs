@@ -175,6 +175,15 @@ impl<'a> BlockWriter<'a> {
         Ok(())
     }
 
+    /// Writes out the pending buffer and flushes the device.
+    pub fn finish(&mut self) -> Result<(), Error> {
+        self.flush()?;
+        let at = self.pending_at;
+        self.dev
+            .flush()
+            .map_err(|source| Error::DeviceIo { offset: at, source })
+    }
+
     fn raw_write(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
         let io = |source| Error::DeviceIo { offset, source };
         self.dev.seek(SeekFrom::Start(offset)).map_err(io)?;
