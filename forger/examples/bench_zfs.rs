@@ -3,6 +3,9 @@
 //! same-size image, printing both times and peak RSS side by side.
 //!
 //! Run: `cargo run --release -p forger --example bench_zfs`
+//!
+//! Measured on the shared 2-core build machine (2026-11-28, 20 101 entries, 495 MiB):
+//! forger zfs 2.47 s (peak RSS 21 MiB), `mkfs.ext4 -d` 4.76 s: ratio 0.52.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};

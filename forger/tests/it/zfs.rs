@@ -363,6 +363,16 @@ fn zfs_pool_passes_zdb_and_files_read_back() {
         "modes/m751",
     ]));
     assert!(out.contains("ZFS plain file"), "{out}");
+    // The 1 MiB sparse file keeps its six all-zero 128 KiB blocks as holes: 25% full.
+    let out = run_ok(Command::new("zdb").args([
+        "-e",
+        "-p",
+        img_s,
+        "-O",
+        "rpool/ROOT/omnios",
+        "usr/lib/sparse",
+    ]));
+    assert!(out.contains(" 25.00 "), "{out}");
     let dump = run_ok(Command::new("zdb").args(["-e", "-p", img_s, "-dddd", "rpool/ROOT/omnios"]));
     let obj_block = |needle: &str| -> String {
         let start = dump
