@@ -150,7 +150,27 @@ fn build_tree(dir: &Path, big: bool) -> (StagingTree, Expect) {
         t.host_path(&p("/etc/hosts.link")),
     )
     .unwrap();
-    files.push(("ROOT/omnios".into(), "etc/hosts.link".into(), hosts));
+    files.push(("ROOT/omnios".into(), "etc/hosts.link".into(), hosts.clone()));
+    // A hard link into another dataset becomes a copy there.
+    t.manifest
+        .insert(
+            p("/export/hosts.copy"),
+            Entry::new(
+                EntryKind::Hardlink {
+                    target: p("/etc/hosts"),
+                },
+                0,
+                0,
+                0o644,
+            ),
+        )
+        .unwrap();
+    std::fs::hard_link(
+        t.host_path(&p("/etc/hosts")),
+        t.host_path(&p("/export/hosts.copy")),
+    )
+    .unwrap();
+    files.push(("export".into(), "hosts.copy".into(), hosts));
     t.manifest
         .insert(
             p("/etc/motd"),
@@ -596,8 +616,7 @@ fn zfs_random_trees_pass_all_checks() {
                 3 if !files.is_empty() => {
                     let named = p(&files[rnd(files.len() as u64) as usize]);
                     let target = t.manifest.content_path(&named).unwrap().to_string();
-                    let same_ds = target.starts_with("/export/") == path.starts_with("/export/");
-                    if same_ds {
+                    {
                         t.manifest
                             .insert(
                                 p(&path),

@@ -127,11 +127,11 @@ pub enum Error {
         /// The largest supported length.
         max: usize,
     },
-    /// A hard link whose file lives in another dataset.
-    #[error("hard link `{path}` points at `{target}` in another dataset")]
+    /// A hard link whose file could not be found in its dataset's tree.
+    #[error("hard link `{path}` points at `{target}`, which is not in the same dataset's tree")]
     #[diagnostic(
-        code(forger::zfs::cross_dataset_link),
-        help("hard links cannot span datasets; make it a copy or a symlink")
+        code(forger::zfs::dangling_link),
+        help("the manifest's hard-link target must be a regular file listed before the link")
     )]
     CrossDatasetLink {
         /// The link.

@@ -535,11 +535,28 @@ fn split_tree(
         .iter()
         .map(|_| DsNodes::new(o.timestamp as i64))
         .collect();
+    // Link counts per file, counting only names in the file's own dataset: a name in
+    // another dataset becomes a copy (ZFS links cannot span datasets).
+    let same_ds = |a: &StagePath, b: &StagePath| {
+        holder(plan, &a.to_string(), None).map(|h| h.0)
+            == holder(plan, &b.to_string(), None).map(|h| h.0)
+    };
     let mut links: HashMap<&StagePath, u32> = HashMap::new();
-    for (_, e) in m.iter() {
+    let mut copies = 0usize;
+    for (p, e) in m.iter() {
         if let EntryKind::Hardlink { target } = &e.kind {
-            *links.entry(target).or_insert(1) += 1;
+            if same_ds(p, target) {
+                *links.entry(target).or_insert(1) += 1;
+            } else {
+                copies += 1;
+            }
         }
+    }
+    if copies > 0 {
+        tracing::warn!(
+            names = copies,
+            "hard links that cross ZFS datasets are written as separate copies"
+        );
     }
     let with_xattrs = m.iter().filter(|(_, e)| !e.xattrs.is_empty()).count();
     if with_xattrs > 0 {
@@ -572,10 +589,20 @@ fn split_tree(
                     Some((tds, trel)) if tds == ds => sets[ds].index.get(&trel).copied(),
                     _ => None,
                 };
-                let Some(idx) = idx else {
-                    return Err(Error::CrossDatasetLink { path, target: t });
-                };
-                NodeKind::Link(idx)
+                match idx {
+                    Some(idx) => NodeKind::Link(idx),
+                    None if !same_ds(p, target) => {
+                        let host = tree.host_path(p);
+                        let size = std::fs::metadata(&host)
+                            .map_err(|source| Error::SourceIo {
+                                path: host.clone(),
+                                source,
+                            })?
+                            .len();
+                        NodeKind::File { host, size }
+                    }
+                    None => return Err(Error::CrossDatasetLink { path, target: t }),
+                }
             }
             EntryKind::CharDevice { major, minor } => NodeKind::Device(true, *major, *minor),
             EntryKind::BlockDevice { major, minor } => NodeKind::Device(false, *major, *minor),
