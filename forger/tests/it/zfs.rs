@@ -371,6 +371,7 @@ fn zfs_pool_passes_zdb_and_files_read_back() {
     write_image(&img, 128 << 20, &tree, options());
     check_pool(&img, &exp);
     check_grub_listing(img.to_str().unwrap());
+    check_metadata(&img, &tree);
 
     // Object details: uid/gid/mode/links/size from the manifest.
     let img_s = img.to_str().unwrap();
@@ -680,6 +681,7 @@ fn zfs_random_trees_pass_all_checks() {
         );
         // Keep the zdb -r sample small: GRUB compares every file.
         check_pool(&a, &exp);
+        check_metadata(&a, &t);
     }
 }
 
@@ -780,4 +782,108 @@ fn zfs_rejects_what_it_cannot_store() {
         write(&t, 64 << 20, o),
         Err(ZfsError::BadProperty { .. })
     ));
+}
+
+/// Every object `zdb -ddddd` prints for the BE agrees with the manifest: uid, gid, mode
+/// (with type bits), size of regular files and symlinks, and hard-link counts.
+fn check_metadata(img: &Path, tree: &StagingTree) {
+    use std::collections::HashMap;
+    let dump = run_ok(Command::new("zdb").args([
+        "-e",
+        "-p",
+        img.to_str().unwrap(),
+        "-ddddd",
+        "rpool/ROOT/omnios",
+    ]));
+    let mut seen: HashMap<String, HashMap<&str, String>> = HashMap::new();
+    let mut current: Option<String> = None;
+    for line in dump.lines() {
+        let Some(rest) = line.strip_prefix('\t') else {
+            current = None;
+            continue;
+        };
+        let (key, value) = match rest.split_once(|c: char| c == '\t' || c == ' ') {
+            Some((k, v)) => (k, v.trim().to_string()),
+            None => continue,
+        };
+        if key == "path" {
+            seen.insert(value.clone(), HashMap::new());
+            current = Some(value);
+        } else if let Some(c) = &current
+            && ["uid", "gid", "mode", "size", "links"].contains(&key)
+        {
+            seen.get_mut(c).unwrap().insert(key, value);
+        }
+    }
+    let m = &tree.manifest;
+    let mut links: HashMap<String, u32> = HashMap::new();
+    let mut checked = 0;
+    for (p, e) in m.iter() {
+        let path = p.to_string();
+        // zdb prints no path for the root directory.
+        if path == "/"
+            || path.starts_with("/export")
+            || matches!(e.kind, EntryKind::Hardlink { .. })
+        {
+            continue;
+        }
+        // A hard-linked file is printed under whichever of its names zdb finds first.
+        let names: Vec<String> = std::iter::once(path.clone())
+            .chain(m.iter().filter_map(|(q, f)| match &f.kind {
+                EntryKind::Hardlink { target } if target == p => Some(q.to_string()),
+                _ => None,
+            }))
+            .collect();
+        let Some(attrs) = names.iter().find_map(|n| seen.get(n)) else {
+            panic!("{path} is not in zdb -ddddd");
+        };
+        let mode = if matches!(e.kind, EntryKind::Symlink { .. }) {
+            0o777
+        } else {
+            e.mode
+        };
+        assert_eq!(attrs["uid"], e.uid.to_string(), "{path} uid");
+        assert_eq!(attrs["gid"], e.gid.to_string(), "{path} gid");
+        assert_eq!(
+            attrs["mode"],
+            format!("{:o}", e.type_bits() | mode),
+            "{path} mode"
+        );
+        match &e.kind {
+            EntryKind::File => {
+                let size = fs::metadata(tree.host_path(p)).unwrap().len();
+                assert_eq!(attrs["size"], size.to_string(), "{path} size");
+                links.insert(path.clone(), attrs["links"].parse().unwrap());
+            }
+            EntryKind::Symlink { target } => {
+                assert_eq!(attrs["size"], target.len().to_string(), "{path} size")
+            }
+            EntryKind::Directory => {
+                let children = m
+                    .children(p)
+                    .filter(|(c, _)| !c.to_string().starts_with("/export"))
+                    .count();
+                assert_eq!(attrs["size"], (2 + children).to_string(), "{path} size");
+            }
+            _ => {}
+        }
+        checked += 1;
+    }
+    for (p, e) in m.iter() {
+        // Links into the other dataset are copies there (checked by content).
+        if let EntryKind::Hardlink { target } = &e.kind
+            && !p.to_string().starts_with("/export")
+            && !target.to_string().starts_with("/export")
+        {
+            let n = m
+                .iter()
+                .filter(|(q, f)| {
+                    !q.to_string().starts_with("/export")
+                        && matches!(&f.kind, EntryKind::Hardlink { target: t } if t == target)
+                })
+                .count() as u32;
+            assert_eq!(links[&target.to_string()], 1 + n, "links of {target}");
+        }
+    }
+    assert!(checked > 0);
 }
