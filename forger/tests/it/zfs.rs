@@ -802,7 +802,7 @@ fn check_metadata(img: &Path, tree: &StagingTree) {
             current = None;
             continue;
         };
-        let (key, value) = match rest.split_once(|c: char| c == '\t' || c == ' ') {
+        let (key, value) = match rest.split_once(['\t', ' ']) {
             Some((k, v)) => (k, v.trim().to_string()),
             None => continue,
         };
