@@ -440,7 +440,7 @@ fn zfs_rebuild_is_byte_identical_and_ashift9_works() {
     let a = dir.path().join("a.img");
     let b = dir.path().join("b.img");
     let mut o = options();
-    o.ashift = 9;
+    o.pool_properties.insert("ashift".into(), "9".into());
     write_image(&a, 128 << 20, &tree, o.clone());
     write_image(&b, 128 << 20, &tree, o);
     assert!(
@@ -778,6 +778,12 @@ fn zfs_rejects_what_it_cannot_store() {
         name: "data".into(),
         properties: [("quota".to_string(), "1G".to_string())].into(),
     });
+    assert!(matches!(
+        write(&t, 64 << 20, o),
+        Err(ZfsError::BadProperty { .. })
+    ));
+    let mut o = seed();
+    o.pool_properties.insert("autotrim".into(), "on".into());
     assert!(matches!(
         write(&t, 64 << 20, o),
         Err(ZfsError::BadProperty { .. })

@@ -100,7 +100,7 @@ pub enum Error {
     #[diagnostic(
         code(forger::zfs::bad_property),
         help(
-            "supported dataset properties: mountpoint, canmount, compression, atime, exec, setuid, devices, readonly, xattr, and user properties (`module:name`); pool properties: none besides bootfs"
+            "supported dataset properties: mountpoint, canmount, compression, atime, exec, setuid, devices, readonly, xattr, and user properties (`module:name`); pool properties: bootfs, ashift (9 or 12)"
         )
     )]
     BadProperty {

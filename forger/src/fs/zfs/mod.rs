@@ -80,7 +80,8 @@ pub struct PoolOptions {
     pub be_name: String,
     /// log2 of the allocation unit: 9 or 12 (default 12).
     pub ashift: u32,
-    /// Pool properties; only `bootfs` (a dataset name) is accepted, the BE by default.
+    /// Pool properties: `bootfs` (a dataset name; the BE by default) and `ashift` (9 or 12,
+    /// overrides [`PoolOptions::ashift`]); anything else is refused.
     pub pool_properties: BTreeMap<String, String>,
     /// Extra datasets, e.g. `export` with `mountpoint=/export`, then `export/home`.
     pub datasets: Vec<DatasetSpec>,
@@ -137,16 +138,21 @@ impl ZfsWriter {
         let o = &self.options;
         check_name(&o.pool_name, false)?;
         check_name(&o.be_name, false)?;
-        if o.ashift != 9 && o.ashift != 12 {
+        // The `ashift` pool property (as `zpool create -o ashift=` takes it) overrides.
+        let ashift = match o.pool_properties.get("ashift") {
+            Some(v) => v.parse().unwrap_or(0),
+            None => o.ashift,
+        };
+        if ashift != 9 && ashift != 12 {
             return Err(Error::BadProperty {
                 scope: "pool".into(),
                 name: "ashift".into(),
-                value: o.ashift.to_string(),
+                value: ashift.to_string(),
             });
         }
         let plan = DatasetPlan::new(o)?;
         let mut nodes = split_tree(&plan, tree, o)?;
-        let geo = Geometry::new(dev.size_bytes(), o.ashift)?;
+        let geo = Geometry::new(dev.size_bytes(), ashift)?;
         let mut w = BlockWriter::new(dev, Allocator::new(geo), TXG);
         w.lz4 = o.compression == Compression::Lz4;
 
@@ -394,6 +400,7 @@ impl DatasetPlan {
                             }
                         })?);
                 }
+                "ashift" => {}
                 _ => {
                     return Err(Error::BadProperty {
                         scope: "pool".into(),
