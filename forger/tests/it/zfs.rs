@@ -718,6 +718,21 @@ fn zfs_lz4_pool_passes_zdb_and_grub() {
     );
     let feats = run_ok(Command::new("zdb").args(["-e", "-p", img_s, "-dddd", "rpool", "5"]));
     assert!(feats.contains("org.illumos:lz4_compress = 1"), "{feats}");
+    // zhack reads the feature ZAPs through the feature code: enabled, active, described.
+    let zdir = dir.path().join("zhack");
+    fs::create_dir(&zdir).unwrap();
+    fs::copy(&img, zdir.join("pool.img")).unwrap();
+    let stat = run_ok(
+        Command::new("zhack")
+            .arg("-d")
+            .arg(&zdir)
+            .args(["feature", "stat", "rpool"]),
+    );
+    assert!(stat.contains("\torg.illumos:lz4_compress = 1"), "{stat}");
+    assert!(
+        stat.contains("org.illumos:lz4_compress = LZ4 compression algorithm support."),
+        "{stat}"
+    );
 }
 
 /// What the writer cannot store is refused with a named error instead of a broken pool.
