@@ -14,6 +14,11 @@
 //! GUIDs and salts derive from the [`Seed`], so builds are byte-identical; two pools made
 //! from the same seed share a pool GUID, so run `zpool reguid <pool>` on first boot when
 //! several copies must be imported on one host.
+//!
+//! Not stored: extended attributes (a warning names how many entries had them), symlink
+//! targets longer than 144 bytes (an error: they would need spill blocks, which the illumos
+//! loader cannot follow), hard links across datasets (written as copies, with a warning).
+//! No snapshots, zvols, ditto copies or feature flags other than the optional lz4.
 
 mod blkptr;
 mod checksum;
