@@ -38,6 +38,10 @@ have zdb                  || bpo+=(zfsutils-linux)
 have qemu-system-x86_64   || bpo+=(qemu-system-x86 qemu-utils)
 have qemu-img             || bpo+=(qemu-utils)
 
+# The OpenZFS reference pool (zfs-test package, contrib) for the ZFS writer's primitive tests.
+refpool=/usr/local/share/forger-test/unclean_export.dat
+[ -f "$refpool" ] || bpo+=(zfs-test-fixture)
+
 if [ ${#need[@]} -eq 0 ] && [ ${#bpo[@]} -eq 0 ]; then
   echo "test dependencies: all present"
   exit 0
@@ -54,6 +58,19 @@ apt-get update -qq
 if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+if [ ! -f "$refpool" ]; then
+  # Only the fixture is needed, not the package's test suite: download and extract it.
+  ver=$(dpkg-query -W -f='${Version}' zfsutils-linux 2>/dev/null || true)
+  tmp=$(mktemp -d)
+  ( cd "$tmp" && { [ -n "$ver" ] && apt-get download -qq "zfs-test=$ver" || apt-get download -qq -t bookworm-backports zfs-test; } )
+  dpkg-deb -x "$tmp"/zfs-test_*.deb "$tmp/x"
+  mkdir -p "$(dirname "$refpool")"
+  bzip2 -dc "$(find "$tmp/x" -name unclean_export.dat.bz2 | head -n1)" > "$refpool.tmp"
+  mv "$refpool.tmp" "$refpool"
+  rm -rf "$tmp"
+  bpo=("${bpo[@]/zfs-test-fixture}")
+fi
+bpo=($(printf '%s\n' "${bpo[@]}" | grep -v '^zfs-test-fixture$' || true))
 if [ ${#bpo[@]} -gt 0 ]; then
   # zfsutils-linux asks about its licence through debconf; accept non-interactively.
   apt-get install -y -qq --no-install-recommends -t bookworm-backports "${bpo[@]}"

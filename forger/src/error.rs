@@ -68,4 +68,8 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Ips(#[from] crate::payload::ips::Error),
+    /// The ZFS pool writer.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Zfs(#[from] crate::fs::zfs::Error),
 }

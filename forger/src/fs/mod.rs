@@ -6,6 +6,7 @@
 pub mod ext4;
 pub mod fat;
 pub mod iso9660;
+pub mod zfs;
 
 use std::io::{Read, Seek, Write};
 

@@ -17,3 +17,4 @@ mod oci;
 mod registry;
 mod stage;
 mod util;
+mod zfs;
