@@ -7,12 +7,15 @@ use super::Error;
 use crate::archive::{self, ArchiveOptions};
 use crate::boot::{FstabEntry, LinuxBoot, write_fstab};
 use crate::cache::Cache;
-use crate::disk::{self, Format, Layout, PartitionContent, WriteOptions};
+use crate::disk::{self, Format, IllumosBiosBoot, Layout, PartitionContent, WriteOptions};
 use crate::fs::ext4::Ext4Writer;
-use crate::fs::fat::Esp;
+use crate::fs::fat::{Esp, illumos_esp_files};
+use crate::fs::zfs::{Compression as ZfsCompression, DatasetSpec, PoolOptions, ZfsWriter};
+use crate::illumos::{self, FinishOptions};
 use crate::model::{Bootloader, DiskTarget, Family, FsKind, Target, TargetKind};
 use crate::oci::{self, ArtifactKind, ArtifactMeta, ImageConfig, LayoutOptions};
 use crate::payload::apt::{AptMirror, AptPayload};
+use crate::payload::ips::{self, IpsPayload};
 use crate::payload::{self, Payload, PayloadSource};
 use crate::plan::Plan;
 use crate::seed::Seed;
@@ -49,11 +52,71 @@ pub(crate) fn package_payload(plan: &Plan, cache: Option<&Cache>) -> crate::Resu
             apt.cache_dir = cache.map(|c| c.dir().join("apt-archives"));
             Ok(Payload::custom(apt))
         }
-        Family::Ips => Err(payload::Error::NoInstaller {
-            distro: plan.distro.to_string(),
-            help: "build from a prepared root file system with --rootfs DIR|TARBALL".to_owned(),
+        Family::Ips => {
+            if plan.repositories.publishers.is_empty() {
+                return Err(payload::Error::NoInstaller {
+                    distro: plan.distro.to_string(),
+                    help: "add a publisher to repositories, or build from a prepared root file \
+                           system with --rootfs DIR|TARBALL"
+                        .to_owned(),
+                }
+                .into());
+            }
+            Ok(Payload::custom(IpsPayload {
+                publishers: plan
+                    .repositories
+                    .publishers
+                    .iter()
+                    .map(|p| ips::Publisher {
+                        name: p.name.clone(),
+                        origin: p.origin.clone(),
+                        client_cert: None,
+                    })
+                    .collect(),
+                incorporation: plan.incorporation.clone(),
+                packages: plan.packages.iter().map(|p| p.to_string()).collect(),
+                variants: plan
+                    .variants
+                    .iter()
+                    .map(|v| (format!("variant.{}", v.name), v.value.clone()))
+                    .collect(),
+                facets: plan
+                    .facets
+                    .iter()
+                    .map(|f| (format!("facet.{}", f.name), f.value))
+                    .collect(),
+                ca_certs: plan
+                    .certificates
+                    .iter()
+                    .map(|c| c.certfile.clone())
+                    .collect(),
+                cache_dir: cache.map(|c| c.dir().join("ips-payloads")),
+                source_date_epoch: plan.epoch,
+                seed: Seed::for_target(&plan.metadata.name, &plan.metadata.version, "payload"),
+                ..IpsPayload::default()
+            }))
         }
-        .into()),
+    }
+}
+
+impl PayloadSource for IpsPayload {
+    fn describe(&self) -> String {
+        format!(
+            "IPS install from {} publisher(s) ({} packages)",
+            self.publishers.len(),
+            self.packages.len()
+        )
+    }
+
+    /// The plan already hashes publishers, incorporation, variants, facets and packages.
+    fn fingerprint(&self) -> Result<String, payload::Error> {
+        Ok("ips:native".to_owned())
+    }
+
+    fn install(&self, tree: &mut StagingTree) -> Result<(), payload::Error> {
+        IpsPayload::install(self, tree)
+            .map_err(|e| payload::Error::Installer(Box::new(e.into())))?;
+        Ok(())
     }
 }
 
@@ -191,6 +254,55 @@ pub(crate) fn push(
     Ok(oci::push_artifact(path, reference, &meta, options)?)
 }
 
+/// The model's pool settings as the ZFS writer's options: `ashift` from the pool
+/// properties, `compression` from the root dataset's properties (lz4 or off), every other
+/// root property on the pool's root dataset, and the extra datasets.
+fn pool_options(plan: &Plan, d: &DiskTarget, seed: &Seed) -> crate::Result<PoolOptions> {
+    let mut pool = PoolOptions::new(seed.clone());
+    pool.pool_name = d.pool.name.clone();
+    pool.be_name = d
+        .pool
+        .boot_environment
+        .clone()
+        .unwrap_or_else(|| plan.distro.default_boot_environment().to_owned());
+    pool.timestamp = plan.epoch.max(0) as u64;
+    for p in &d.pool.properties {
+        match p.name.as_str() {
+            "ashift" => pool.ashift = p.value.parse().unwrap_or(12),
+            _ => {
+                pool.pool_properties.insert(p.name.clone(), p.value.clone());
+            }
+        }
+    }
+    let mut root = std::collections::BTreeMap::new();
+    for p in &d.pool.filesystem_properties {
+        match (p.name.as_str(), p.value.as_str()) {
+            ("compression", "lz4" | "on") => pool.compression = ZfsCompression::Lz4,
+            ("compression", "off") => pool.compression = ZfsCompression::Off,
+            _ => {
+                root.insert(p.name.clone(), p.value.clone());
+            }
+        }
+    }
+    if !root.is_empty() {
+        pool.datasets.push(DatasetSpec {
+            name: String::new(),
+            properties: root,
+        });
+    }
+    for ds in &d.pool.datasets {
+        pool.datasets.push(DatasetSpec {
+            name: ds.name.clone(),
+            properties: ds
+                .properties
+                .iter()
+                .map(|p| (p.name.clone(), p.value.clone()))
+                .collect(),
+        });
+    }
+    Ok(pool)
+}
+
 fn qcow2_format(d: &DiskTarget) -> Format {
     let compression = match d.compression {
         None | Some(crate::model::Compression::None) => disk::Compression::None,
@@ -279,12 +391,41 @@ fn write_disk(
             )?;
         }
         FsKind::Zfs => {
-            return Err(Error::UnsupportedTarget {
-                target: target.name.clone(),
-                kind: "ZFS disk",
-                help: "this build of Forger has no ZFS writer",
+            warnings.extend(illumos::finish(
+                tree,
+                &FinishOptions {
+                    epoch: plan.epoch,
+                    ..FinishOptions::default()
+                },
+            )?);
+            let esp_size = d.layout.esp_size.map_or(256 << 20, |s| s.as_bytes());
+            let layout = Layout::illumos(d.disk_size.as_bytes(), esp_size, sector)?;
+            let (esp_index, zfs_index) = (
+                layout
+                    .index_of("loader")
+                    .expect("the illumos layout has an ESP"),
+                layout
+                    .index_of("zfs")
+                    .expect("the illumos layout has a ZFS partition"),
+            );
+            let esp = Esp::new(illumos_esp_files(tree)?, sector, seed).with_epoch(plan.epoch);
+            esp.plan(layout.byte_range(esp_index).map_or(0, |(a, b)| b - a))?;
+            let zfs = ZfsWriter::new(pool_options(plan, d, seed)?);
+            let mut options = WriteOptions::new(format);
+            if matches!(d.bootloader, Some(Bootloader::Bios | Bootloader::Both)) {
+                options.illumos_bios = Some(IllumosBiosBoot::new(zfs_index));
             }
-            .into());
+            let contents = [
+                PartitionContent {
+                    partition: esp_index,
+                    filesystem: &esp,
+                },
+                PartitionContent {
+                    partition: zfs_index,
+                    filesystem: &zfs,
+                },
+            ];
+            disk::write(&layout, &contents, tree, dest, &options, seed)?;
         }
     }
     Ok((dest.to_path_buf(), warnings))

@@ -24,6 +24,7 @@ pub use boot_archive::{ArchiveReport, write_boot_archive};
 pub use error::Error;
 pub use loader::{Console, ConsoleOptions};
 
+use crate::stage::StagePath;
 use crate::stage::StagingTree;
 pub use crate::stage::Warning;
 
@@ -63,7 +64,14 @@ pub fn finish(tree: &mut StagingTree, opts: &FinishOptions) -> Result<Vec<Warnin
     }
     warnings.extend(first_boot::seed_smf_repository(tree, opts.epoch)?);
     warnings.extend(first_boot::remove_zpool_cache(tree)?);
-    loader::write_console_settings(tree, &opts.console, opts.epoch)?;
+    // A console configuration the image brings itself (an overlay) is kept.
+    if tree
+        .manifest
+        .get(&StagePath::new(loader::CONSOLE_CONF)?)
+        .is_none()
+    {
+        loader::write_console_settings(tree, &opts.console, opts.epoch)?;
+    }
     let report = write_boot_archive(tree, opts.epoch)?;
     warnings.push(Warning {
         code: "boot-archive-stat-cache",

@@ -14,6 +14,7 @@ mod ips;
 mod ips_fixture;
 mod linux_boot;
 mod oci;
+mod omnios;
 mod registry;
 mod stage;
 mod util;
