@@ -272,7 +272,8 @@ fn source(id: &FileId, text: Arc<String>) -> NamedSource<Arc<String>> {
     NamedSource::new(id.display.display().to_string(), text).with_language("kdl")
 }
 
-fn invalid(id: &FileId, text: Arc<String>, problems: Vec<Problem>) -> Error {
+fn invalid(id: &FileId, text: Arc<String>, mut problems: Vec<Problem>) -> Error {
+    problems.sort_by_key(Problem::offset);
     Error::Invalid {
         path: id.display.clone(),
         src: source(id, text),

@@ -59,6 +59,30 @@ pub enum Error {
     },
 }
 
+impl Problem {
+    /// Where the problem is in its file (the start of its main span), to list problems in
+    /// file order.
+    pub fn offset(&self) -> usize {
+        match self {
+            Problem::UnknownNode { span, .. }
+            | Problem::UnknownProperty { span, .. }
+            | Problem::Missing { span, .. }
+            | Problem::WrongType { span, .. }
+            | Problem::BadValue { span, .. }
+            | Problem::UnexpectedArgument { span, .. }
+            | Problem::UnexpectedChildren { span, .. }
+            | Problem::Duplicate { span, .. }
+            | Problem::WrongTargetChild { span, .. }
+            | Problem::MissingMetadata { span }
+            | Problem::NotFound { span, .. }
+            | Problem::OutsideTree { span, .. }
+            | Problem::Cycle { span, .. }
+            | Problem::BaseInInclude { span }
+            | Problem::InComposedFile { span, .. } => span.offset(),
+        }
+    }
+}
+
 impl Error {
     /// The problems of an [`Error::Invalid`] (empty for the other variants).
     pub fn problems(&self) -> &[Problem] {
@@ -216,7 +240,7 @@ pub enum Problem {
         first: SourceSpan,
     },
     /// A child that does not fit the kind of its target.
-    #[error("`{child}` is not valid in a {kind} target")]
+    #[error("`{child}` is not valid in {kind} targets")]
     #[diagnostic(code(forger::kdl::wrong_target_child))]
     WrongTargetChild {
         /// The child node.

@@ -73,7 +73,7 @@ fn bloody_disk_has_its_base_and_includes_in_order() {
     assert_eq!(image.content.base_dir.as_deref(), Some(dir.as_path()));
     let devfs = &image.content.includes[0].overlays[0].actions;
     assert_eq!(devfs[0], Overlay::Devfsadm);
-    assert_eq!(devfs.len(), 14);
+    assert_eq!(devfs.len(), 15);
     assert!(matches!(&devfs[5], Overlay::RemoveFiles(r) if r.dirs == ["/dev/cfg"]));
     let builder = image.builder_vm.as_ref().unwrap();
     assert_eq!(
@@ -136,7 +136,9 @@ fn handwritten_v1_and_v2_specs_agree() {
 metadata name="demo" version="1.0"
 distro "debian-12"
 facets { set name="doc.man" value=false; }
-customization { user "ci" uid=1000 create-home=false { group "sudo"; } }
+customization {
+    user "ci" uid=1000 create-home=false { group "sudo"; }
+}
 overlays { file destination="/etc/motd" content=r"hello \o/" mode="0644"; }
 builder { vcpus 2; }
 target "box" kind="OCI" { entrypoint command="/bin/sh"; env "A" "1"; }

@@ -26,7 +26,7 @@ fn check(case: &str) {
     let text = render(case);
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/snapshots")
-        .join(format!("{case}.txt"));
+        .join(format!("{}.txt", case.replace('/', "-")));
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &text).unwrap();
         return;

@@ -118,7 +118,7 @@ pub(crate) fn target(d: &mut Decoder, node: &KdlNode) -> Option<Target> {
                 kind,
                 span: name_span(child),
                 help: format!(
-                    "`{}` belongs to {}; a {kind} target takes: {}",
+                    "`{}` belongs to {}; {kind} targets take: {}",
                     name(child),
                     kinds_taking(name(child)),
                     allowed.join(", ")
