@@ -189,8 +189,9 @@ impl Loader {
                     written: link.path.clone(),
                     resolved: display,
                     span: link.span,
-                    help: "paths of `base` and `include` are relative to the file that declares them"
-                        .to_owned(),
+                    help:
+                        "paths of `base` and `include` are relative to the file that declares them"
+                            .to_owned(),
                 });
                 return None;
             }
@@ -308,7 +309,8 @@ fn normalize(path: &Path) -> PathBuf {
         match c {
             Component::CurDir => {}
             Component::ParentDir => {
-                let last_is_normal = matches!(out.components().next_back(), Some(Component::Normal(_)));
+                let last_is_normal =
+                    matches!(out.components().next_back(), Some(Component::Normal(_)));
                 if last_is_normal {
                     out.pop();
                 } else {

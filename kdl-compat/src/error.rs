@@ -303,7 +303,9 @@ pub enum Problem {
     #[error("composition cycle: {chain}")]
     #[diagnostic(
         code(forger::kdl::cycle),
-        help("a spec cannot (indirectly) include or be based on itself; remove one link of the chain")
+        help(
+            "a spec cannot (indirectly) include or be based on itself; remove one link of the chain"
+        )
     )]
     Cycle {
         /// `a.kdl → b.kdl → a.kdl`.

@@ -105,9 +105,11 @@ fn ubuntu_docker_reads_mirrors_users_and_overlays() {
     assert_eq!(m[1].components, ["main", "universe"]);
     assert_eq!(image.content.customizations[0].users[0].name, "admin");
     let actions = &image.content.overlays[0].actions;
-    assert!(actions.iter().any(
-        |a| matches!(a, Overlay::RemoveFiles(r) if r.patterns == ["/etc/ssh/ssh_host_*"])
-    ));
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Overlay::RemoveFiles(r) if r.patterns == ["/etc/ssh/ssh_host_*"]))
+    );
     assert!(matches!(actions.last(), Some(Overlay::File(f))
         if f.destination == "/etc/machine-id" && f.source.is_none() && f.mode.is_none()));
 }
@@ -116,7 +118,10 @@ fn ubuntu_docker_reads_mirrors_users_and_overlays() {
 /// must give the same model.
 #[test]
 fn v1_and_v2_forms_give_equal_models() {
-    for spec in SPECS.iter().filter(|s| !matches!(**s, "common.kdl" | "devfs.kdl")) {
+    for spec in SPECS
+        .iter()
+        .filter(|s| !matches!(**s, "common.kdl" | "devfs.kdl"))
+    {
         let path = corpus(spec);
         let v1 = std::fs::read_to_string(&path).unwrap();
         kdl::KdlDocument::parse_v1(&v1).expect("the corpus is KDL v1");
@@ -166,14 +171,17 @@ target box kind=oci { entrypoint "/bin/sh"; env A "1" }
 
 #[test]
 fn export_then_import_is_equal_over_the_corpus() {
-    for spec in SPECS.iter().filter(|s| !matches!(**s, "common.kdl" | "devfs.kdl")) {
+    for spec in SPECS
+        .iter()
+        .filter(|s| !matches!(**s, "common.kdl" | "devfs.kdl"))
+    {
         let path = corpus(spec);
         let image = kdl_compat::load(&path).unwrap();
         let text = kdl_compat::to_kdl(&image);
         kdl::KdlDocument::parse_v2(&text)
             .unwrap_or_else(|e| panic!("{spec}: export is not KDL v2: {e:?}\n{text}"));
-        let back = kdl_compat::load_str(&path, &text)
-            .unwrap_or_else(|e| panic!("{spec}: {e:?}\n{text}"));
+        let back =
+            kdl_compat::load_str(&path, &text).unwrap_or_else(|e| panic!("{spec}: {e:?}\n{text}"));
         assert_eq!(image, back, "{spec}:\n{text}");
         // The included files export on their own too.
         for inc in &image.content.includes {

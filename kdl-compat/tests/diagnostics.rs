@@ -10,8 +10,8 @@ fn render(case: &str) -> String {
     // Reports name files as given; a path relative to the package keeps snapshots stable.
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::env::set_current_dir(manifest).unwrap();
-    let err = kdl_compat::load(format!("tests/diag/{case}.kdl"))
-        .expect_err("the case has an error");
+    let err =
+        kdl_compat::load(format!("tests/diag/{case}.kdl")).expect_err("the case has an error");
     let mut out = String::new();
     GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
         .with_width(100)
@@ -31,8 +31,12 @@ fn check(case: &str) {
         std::fs::write(&path, &text).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("no snapshot {}; run with UPDATE_SNAPSHOTS=1", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}; run with UPDATE_SNAPSHOTS=1",
+            path.display()
+        )
+    });
     assert_eq!(text, expected, "rendered report of {case} changed:\n{text}");
 }
 

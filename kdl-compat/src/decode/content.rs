@@ -43,10 +43,10 @@ pub(crate) fn content_node(d: &mut Decoder, node: &KdlNode, into: &mut Fragment)
             block(d, node);
             for set in d.known_children(node, "variants", &["set"]) {
                 let usage = "set name=\"opensolaris.zone\" value=\"global\"";
-                if let Some((name, value)) = name_value(d, set, usage) {
-                    if let Some(value) = d.string(set, value) {
-                        into.variants.push(Variant::new(name, value));
-                    }
+                if let Some((name, value)) = name_value(d, set, usage)
+                    && let Some(value) = d.string(set, value)
+                {
+                    into.variants.push(Variant::new(name, value));
                 }
             }
         }
@@ -54,10 +54,10 @@ pub(crate) fn content_node(d: &mut Decoder, node: &KdlNode, into: &mut Fragment)
             block(d, node);
             for set in d.known_children(node, "facets", &["set"]) {
                 let usage = "set name=\"doc.man\" value=#false";
-                if let Some((name, value)) = name_value(d, set, usage) {
-                    if let Some(value) = d.boolean(set, value) {
-                        into.facets.push(Facet::new(name, value));
-                    }
+                if let Some((name, value)) = name_value(d, set, usage)
+                    && let Some(value) = d.boolean(set, value)
+                {
+                    into.facets.push(Facet::new(name, value));
                 }
             }
         }
@@ -166,8 +166,7 @@ fn repositories(d: &mut Decoder, node: &KdlNode, into: &mut Fragment) {
                     .push(Publisher { name, origin });
             }
         } else {
-            let usage =
-                "apt-mirror \"http://deb.debian.org/debian\" suite=\"bookworm\" components=\"main\"";
+            let usage = "apt-mirror \"http://deb.debian.org/debian\" suite=\"bookworm\" components=\"main\"";
             d.shape(r, &["suite", "components"], 1, "one argument", usage);
             let url = d.required_arg(r, usage);
             let suite = d.required_prop(r, "suite", usage);
@@ -209,10 +208,10 @@ fn user(d: &mut Decoder, node: &KdlNode) -> Option<User> {
     user.gid = d.prop_uint(node, "gid");
     user.shell = d.prop_string(node, "shell");
     user.home = d.prop_string(node, "home");
-    if let Some(entry) = prop(node, "create-home") {
-        if let Some(b) = d.boolean(node, entry) {
-            user.create_home = b;
-        }
+    if let Some(entry) = prop(node, "create-home")
+        && let Some(b) = d.boolean(node, entry)
+    {
+        user.create_home = b;
     }
     user.password_hash = d.prop_string(node, "password-hash");
     user.comment = d.prop_string(node, "comment");
@@ -268,13 +267,7 @@ fn overlay(d: &mut Decoder, node: &KdlNode) -> Option<Overlay> {
         }
         "ensure-dir" => {
             let usage = "ensure-dir \"/path\" owner=\"root\" group=\"root\" mode=\"755\"";
-            d.shape(
-                node,
-                &["owner", "group", "mode"],
-                1,
-                "one argument",
-                usage,
-            );
+            d.shape(node, &["owner", "group", "mode"], 1, "one argument", usage);
             let path = image_path(d, node, args(node).next(), "a path argument", usage);
             Some(Overlay::EnsureDir(EnsureDir {
                 path: path?,
@@ -284,7 +277,8 @@ fn overlay(d: &mut Decoder, node: &KdlNode) -> Option<Overlay> {
             }))
         }
         "ensure-symlink" => {
-            let usage = "ensure-symlink \"/path/link\" target=\"dest\" owner=\"root\" group=\"root\"";
+            let usage =
+                "ensure-symlink \"/path/link\" target=\"dest\" owner=\"root\" group=\"root\"";
             d.shape(
                 node,
                 &["target", "owner", "group"],
@@ -303,13 +297,7 @@ fn overlay(d: &mut Decoder, node: &KdlNode) -> Option<Overlay> {
         }
         "remove-files" => {
             let usage = "remove-files \"/a\" \"/b\", or remove-files file=\"/p\" | dir=\"/d\" | pattern=\"/d/prefix*\"";
-            d.shape(
-                node,
-                &["file", "dir", "pattern"],
-                usize::MAX,
-                "",
-                usage,
-            );
+            d.shape(node, &["file", "dir", "pattern"], usize::MAX, "", usage);
             let mut rf = RemoveFiles::default();
             let all = |d: &mut Decoder, entries: Vec<&KdlEntry>| -> Vec<String> {
                 entries
@@ -328,13 +316,7 @@ fn overlay(d: &mut Decoder, node: &KdlNode) -> Option<Overlay> {
         }
         "shadow" => {
             let usage = "shadow username=\"root\" password=\"$5$…\"";
-            d.shape(
-                node,
-                &["username", "password"],
-                0,
-                "no arguments",
-                usage,
-            );
+            d.shape(node, &["username", "password"], 0, "no arguments", usage);
             let username = d.required_prop(node, "username", usage);
             let password = d.required_prop(node, "password", usage);
             Some(Overlay::Shadow(Shadow {
@@ -408,9 +390,10 @@ fn relative_path(d: &mut Decoder, node: &KdlNode, key: &str, usage: &str) -> Opt
             key: key.to_owned(),
             reason: format!("`{text}` is not a path inside the spec's directory"),
             span: entry.span(),
-            help: "host files are looked up in `<spec dir>/files/<path>`, then `<spec dir>/<path>`; \
+            help:
+                "host files are looked up in `<spec dir>/files/<path>`, then `<spec dir>/<path>`; \
                    give a relative path without leading `..`"
-                .to_owned(),
+                    .to_owned(),
         });
         return None;
     }

@@ -93,20 +93,20 @@ impl Decoder {
         usage: &str,
     ) {
         for entry in node.entries() {
-            if let Some(key) = entry.name() {
-                if !allowed.contains(&key.value()) {
-                    let help = if allowed.is_empty() {
-                        format!("`{}` takes no properties; write it as {usage}", name(node))
-                    } else {
-                        did_you_mean(key.value(), allowed)
-                    };
-                    self.push(Problem::UnknownProperty {
-                        node: name(node).to_owned(),
-                        name: key.value().to_owned(),
-                        span: entry.span(),
-                        help,
-                    });
-                }
+            if let Some(key) = entry.name()
+                && !allowed.contains(&key.value())
+            {
+                let help = if allowed.is_empty() {
+                    format!("`{}` takes no properties; write it as {usage}", name(node))
+                } else {
+                    did_you_mean(key.value(), allowed)
+                };
+                self.push(Problem::UnknownProperty {
+                    node: name(node).to_owned(),
+                    name: key.value().to_owned(),
+                    span: entry.span(),
+                    help,
+                });
             }
         }
         for entry in args(node).skip(max_args) {

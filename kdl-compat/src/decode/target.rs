@@ -201,7 +201,9 @@ fn disk(
                 seen_size = true;
                 size = one_parsed(d, child, "disk-size \"8G\"");
             }
-            "bootloader" => out.bootloader = one_parsed::<Bootloader>(d, child, "bootloader \"uefi\""),
+            "bootloader" => {
+                out.bootloader = one_parsed::<Bootloader>(d, child, "bootloader \"uefi\"")
+            }
             "filesystem" => out.filesystem = one_parsed::<FsKind>(d, child, "filesystem \"zfs\""),
             "pool" => out.pool = pool(d, child),
             "layout" => out.layout = layout(d, child),
@@ -220,8 +222,15 @@ fn disk(
 }
 
 fn pool(d: &mut Decoder, node: &KdlNode) -> ZfsPool {
-    let usage = "pool name=\"rpool\" boot-environment=\"omnios\" { property name=\"ashift\" value=\"12\" }";
-    d.shape(node, &["name", "boot-environment"], 0, "no arguments", usage);
+    let usage =
+        "pool name=\"rpool\" boot-environment=\"omnios\" { property name=\"ashift\" value=\"12\" }";
+    d.shape(
+        node,
+        &["name", "boot-environment"],
+        0,
+        "no arguments",
+        usage,
+    );
     let mut pool = ZfsPool::default();
     if let Some(n) = d.prop_string(node, "name") {
         pool.name = n;
@@ -369,7 +378,13 @@ fn oci(d: &mut Decoder, children: &[&KdlNode], compression: Option<Compression>)
                 oci.cmd = d.arg_strings(child);
             }
             "environment" => {
-                d.shape(child, &[], 0, "no arguments", "environment { set \"KEY\" \"VALUE\" }");
+                d.shape(
+                    child,
+                    &[],
+                    0,
+                    "no arguments",
+                    "environment { set \"KEY\" \"VALUE\" }",
+                );
                 for set in d.known_children(child, "environment", &["set"]) {
                     if let Some((k, v)) = pair(d, set, "set \"KEY\" \"VALUE\"") {
                         oci.env.push(EnvVar::new(k, v));
