@@ -225,10 +225,7 @@ pub enum Problem {
     },
     /// A node that may appear once appears again.
     #[error("`{node}` is given more than once")]
-    #[diagnostic(
-        code(forger::kdl::duplicate),
-        help("keep one `{node}`; merge the values into it")
-    )]
+    #[diagnostic(code(forger::kdl::duplicate))]
     Duplicate {
         /// The node.
         node: String,
@@ -238,6 +235,9 @@ pub enum Problem {
         /// The first one.
         #[label("first here")]
         first: SourceSpan,
+        /// What to do.
+        #[help]
+        help: String,
     },
     /// A child that does not fit the kind of its target.
     #[error("`{child}` is not valid in {kind} targets")]

@@ -62,4 +62,5 @@ cases! {
     error_inside_an_included_file => "in-include",
     include_outside_the_tree => "escape/root",
     many_errors_reported_together => "many",
+    spans_in_a_v1_file => "v1-spans",
 }

@@ -91,6 +91,7 @@ pub(crate) fn decode(doc: &KdlDocument) -> (FileSpec, Vec<Problem>) {
                     node: n.to_owned(),
                     span: name_span(node),
                     first: *first,
+                    help: format!("keep one `{n}` and merge the values into it"),
                 });
                 continue;
             }
@@ -128,6 +129,8 @@ pub(crate) fn decode(doc: &KdlDocument) -> (FileSpec, Vec<Problem>) {
                             node: format!("target \"{}\"", t.name),
                             span: name_span(node),
                             first: *first,
+                            help: "rename one: target names are unique, they name the output files"
+                                .to_owned(),
                         });
                     } else {
                         target_names.push((t.name.clone(), name_span(node)));
