@@ -280,3 +280,22 @@ fn an_include_with_a_base_is_refused() {
         "{e:?}"
     );
 }
+
+#[test]
+fn files_of_one_composition_may_mix_kdl_versions() {
+    let t = tempfile::tempdir().unwrap();
+    // v1 (bare `true`), included from a v2 root (`#false`).
+    write(
+        t.path(),
+        "v1.kdl",
+        "facets { set name=\"doc.man\" value=true; }\n",
+    );
+    let root = write(
+        t.path(),
+        "root.kdl",
+        "metadata name=root version=\"1\"\ninclude v1.kdl\nfacets { set name=doc.info value=#false }\n",
+    );
+    let image = kdl_compat::load(&root).unwrap();
+    assert!(image.content.includes[0].facets[0].value);
+    assert!(!image.content.facets[0].value);
+}

@@ -1,6 +1,6 @@
 //! Fuzz target: arbitrary bytes as a spec. Loading may fail with a report, never panic;
 //! whatever loads must export to KDL that loads back to an equal model, and every error must
-//! render. Links resolve next to a name in an empty directory, so no file is read.
+//! render with its labelled spans. Links resolve next to a name in an empty directory, so no file is read.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(image, back, "round trip differs:\n{out}");
         }
         Err(e) => {
-            let _ = format!("{e}{e:?}");
+            // Every span must lie inside its file: rendering the report checks them all.
+            let mut out = String::new();
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .render_report(&mut out, &e)
+                .expect("a report renders");
         }
     }
 });
