@@ -47,6 +47,8 @@
 //! The corpus's `entrypoint command="/bin/app"` is the one-element vector `["/bin/app"]`
 //! (no shell splitting); when both are given, `command` comes first.
 
+#![warn(missing_docs)]
+
 mod compose;
 mod decode;
 mod error;
