@@ -244,9 +244,66 @@ impl Loader {
     }
 }
 
+/// How deep `{` blocks and `/*` comments may nest. Specs nest four levels at most; the KDL
+/// parser recurses per level, so absurd depths would exhaust the stack (found by fuzzing).
+const MAX_NESTING: usize = 64;
+
+/// The offset of the first `{` or `/*` nested deeper than [`MAX_NESTING`], outside quoted
+/// strings (a cheap over-approximation: raw strings are not told apart).
+fn too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut i, mut in_string) = (0usize, 0, false);
+    while i < bytes.len() {
+        let pair = (bytes[i], bytes.get(i + 1).copied());
+        if in_string {
+            match pair.0 {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match pair {
+                (b'"', _) => in_string = true,
+                (b'/', Some(b'/')) => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                (b'{', _) | (b'/', Some(b'*')) => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Some(i);
+                    }
+                    i += usize::from(pair.0 == b'/');
+                }
+                (b'}', _) => depth = depth.saturating_sub(1),
+                (b'*', Some(b'/')) => {
+                    depth = depth.saturating_sub(1);
+                    i += 1;
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Parses and decodes one file's text.
 fn parse(id: &FileId, text: String) -> Result<(FileSpec, Arc<String>, Vec<Problem>), Error> {
     let text = Arc::new(text);
+    if let Some(offset) = too_deep(&text) {
+        return Err(Error::Syntax {
+            path: id.display.clone(),
+            problems: vec![SyntaxProblem {
+                message: format!("blocks or comments nest deeper than {MAX_NESTING} levels"),
+                span: SourceSpan::from(offset..offset + 1),
+                label: "too deep".to_owned(),
+                help: Some("look for an unclosed `{` or `/*` before this point".to_owned()),
+            }],
+            src: source(id, text),
+        });
+    }
     match KdlDocument::parse(&text) {
         Ok(doc) => {
             let (spec, problems) = decode::decode(&doc);
@@ -299,6 +356,26 @@ fn fragment(id: &FileId, content: Fragment, includes: Vec<Fragment>) -> Fragment
         base_dir: id.canonical.parent().map(Path::to_path_buf),
         includes,
         ..content
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_guard() {
+        assert_eq!(too_deep("a { b { c } }"), None);
+        let deep = "a {".repeat(MAX_NESTING + 1);
+        assert_eq!(too_deep(&deep), Some(deep.len() - 1));
+        let comments = "/*".repeat(MAX_NESTING + 1);
+        assert!(too_deep(&comments).is_some());
+        let quoted = format!("a \"{}\"", "{".repeat(1000));
+        assert_eq!(too_deep(&quoted), None);
+        let commented = format!("// {}\na", "{".repeat(1000));
+        assert_eq!(too_deep(&commented), None);
+        let balanced = "a { }\n".repeat(1000);
+        assert_eq!(too_deep(&balanced), None);
     }
 }
 

@@ -45,7 +45,9 @@
 //! `entrypoint "a" "b"`, `cmd`, `env "K" "V"` (or `environment { set "K" "V" }`),
 //! `label "k" "v"`, `annotation "k" "v"`, `port "80/tcp"`, `user "1000"`, `workdir "/app"`.
 //! The corpus's `entrypoint command="/bin/app"` is the one-element vector `["/bin/app"]`
-//! (no shell splitting); when both are given, `command` comes first.
+//! (no shell splitting); when both are given, `command` comes first. Blocks and `/*`
+//! comments may nest at most 64 levels (deeper is a syntax error: the KDL parser recurses per
+//! level).
 
 #![warn(missing_docs)]
 

@@ -299,3 +299,18 @@ fn files_of_one_composition_may_mix_kdl_versions() {
     assert!(image.content.includes[0].facets[0].value);
     assert!(!image.content.facets[0].value);
 }
+
+/// Found by fuzzing: the KDL parser recurses per nesting level. Absurd nesting is a syntax
+/// error, not a stack overflow (the test thread has the default 2 MiB stack).
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    for text in [
+        "a {".repeat(10_000),
+        "/*".repeat(10_000),
+        format!("metadata name=\"x\" version=\"1\"\n{}", "a {".repeat(64)),
+        format!("a {}", "{ ".repeat(64)),
+    ] {
+        let e = kdl_compat::load_str("deep.kdl", &text).unwrap_err();
+        assert!(matches!(e, Error::Syntax { .. }), "{e:?}");
+    }
+}
