@@ -359,26 +359,6 @@ fn fragment(id: &FileId, content: Fragment, includes: Vec<Fragment>) -> Fragment
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nesting_guard() {
-        assert_eq!(too_deep("a { b { c } }"), None);
-        let deep = "a {".repeat(MAX_NESTING + 1);
-        assert_eq!(too_deep(&deep), Some(deep.len() - 1));
-        let comments = "/*".repeat(MAX_NESTING + 1);
-        assert!(too_deep(&comments).is_some());
-        let quoted = format!("a \"{}\"", "{".repeat(1000));
-        assert_eq!(too_deep(&quoted), None);
-        let commented = format!("// {}\na", "{".repeat(1000));
-        assert_eq!(too_deep(&commented), None);
-        let balanced = "a { }\n".repeat(1000);
-        assert_eq!(too_deep(&balanced), None);
-    }
-}
-
 /// Lexically removes `.` and resolvable `..` components (for display paths only).
 fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -398,4 +378,24 @@ fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_guard() {
+        assert_eq!(too_deep("a { b { c } }"), None);
+        let deep = "a {".repeat(MAX_NESTING + 1);
+        assert_eq!(too_deep(&deep), Some(deep.len() - 1));
+        let comments = "/*".repeat(MAX_NESTING + 1);
+        assert!(too_deep(&comments).is_some());
+        let quoted = format!("a \"{}\"", "{".repeat(1000));
+        assert_eq!(too_deep(&quoted), None);
+        let commented = format!("// {}\na", "{".repeat(1000));
+        assert_eq!(too_deep(&commented), None);
+        let balanced = "a { }\n".repeat(1000);
+        assert_eq!(too_deep(&balanced), None);
+    }
 }
