@@ -28,6 +28,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Build(#[from] crate::build::Error),
+    /// A front end's error (the KDL importer), with its own diagnostics.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Frontend(#[from] crate::frontend::FrontendError),
     /// The stage cache.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -18,6 +18,7 @@ pub mod cache;
 pub mod cli;
 pub mod disk;
 pub mod error;
+pub mod frontend;
 pub mod fs;
 pub mod illumos;
 pub mod model;

@@ -65,13 +65,11 @@ impl fmt::Debug for BuildError {
     }
 }
 
-// After the KDL importer (`crate::load`) is merged:
-//
-// /// Loads `spec` with [`crate::load`] and writes its DSL source to `$OUT_DIR`; see the module
-// /// documentation.
-// pub fn compile(spec: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
-//     compile_with(spec.as_ref(), crate::load)
-// }
+/// Loads `spec` with [`crate::load`] and writes its DSL source to `$OUT_DIR`; see the module
+/// documentation.
+pub fn compile(spec: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
+    compile_with(spec.as_ref(), |p: &Path| crate::load(p))
+}
 
 /// [`compile`] with the loader given: loads `spec`, writes `$OUT_DIR/<stem>.rs`, prints
 /// `cargo:rerun-if-changed` for the spec and every spec it pulls in, and returns the path
