@@ -42,13 +42,25 @@ pub(crate) struct Loader {
 impl Loader {
     /// Loads the root spec at `path` from disk.
     pub(crate) fn load(path: &Path) -> Result<Image, Error> {
+        let (mut loader, id, text) = Self::open(path)?;
+        loader.image(&id, text)
+    }
+
+    /// Loads the includable file at `path` (metadata optional) from disk.
+    pub(crate) fn load_fragment(path: &Path) -> Result<Fragment, Error> {
+        let (mut loader, id, text) = Self::open(path)?;
+        loader.include(&id, text)
+    }
+
+    fn open(path: &Path) -> Result<(Loader, FileId, String), Error> {
         let read = |source| Error::Read {
             path: path.to_path_buf(),
             source,
         };
         let text = std::fs::read_to_string(path).map_err(read)?;
         let canonical = path.canonicalize().map_err(read)?;
-        Self::load_text(path, canonical, text)
+        let (loader, id) = Self::new(path, canonical);
+        Ok((loader, id, text))
     }
 
     /// Loads a root spec from text; `name` is its path (links resolve next to it; it need
@@ -62,6 +74,11 @@ impl Loader {
     }
 
     fn load_text(display: &Path, canonical: PathBuf, text: String) -> Result<Image, Error> {
+        let (mut loader, id) = Self::new(display, canonical);
+        loader.image(&id, text)
+    }
+
+    fn new(display: &Path, canonical: PathBuf) -> (Loader, FileId) {
         let root_dir = canonical
             .parent()
             .map(Path::to_path_buf)
@@ -70,7 +87,7 @@ impl Loader {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let mut loader = Loader {
+        let loader = Loader {
             root_dir,
             root_display,
             stack: Vec::new(),
@@ -81,7 +98,7 @@ impl Loader {
             display: display.to_path_buf(),
             canonical,
         };
-        loader.image(&id, text)
+        (loader, id)
     }
 
     fn image(&mut self, id: &FileId, text: String) -> Result<Image, Error> {

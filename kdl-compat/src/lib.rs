@@ -74,6 +74,13 @@ pub fn load(path: impl AsRef<Path>) -> Result<Image, Error> {
     compose::Loader::load(path.as_ref())
 }
 
+/// Loads a file meant for `include` (it may omit `metadata`; its `metadata`, `distro`,
+/// targets, … are ignored as when included) with every file it includes. For `validate` of
+/// shared files such as the corpus's `common.kdl`.
+pub fn load_fragment(path: impl AsRef<Path>) -> Result<forger::model::Fragment, Error> {
+    compose::Loader::load_fragment(path.as_ref())
+}
+
 /// Loads a spec from `text`, as if it were the file `name`: `base` and `include` resolve
 /// next to `name` (which need not exist), and reports show `name`.
 pub fn load_str(name: impl AsRef<Path>, text: &str) -> Result<Image, Error> {

@@ -314,3 +314,13 @@ fn deep_nesting_is_an_error_not_a_crash() {
         assert!(matches!(e, Error::Syntax { .. }), "{e:?}");
     }
 }
+
+/// The CLI turns errors into `miette::Report`s, which need `Send + Sync + 'static`.
+#[test]
+fn errors_convert_to_miette_reports() {
+    fn report<E: std::error::Error + Send + Sync + 'static>(_: &E) {}
+    let e = kdl_compat::load_str("x.kdl", "pakages {}").unwrap_err();
+    report(&e);
+    let r = miette::Report::new(e);
+    assert!(r.to_string().contains("x.kdl"));
+}

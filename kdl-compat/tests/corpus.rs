@@ -22,8 +22,9 @@ fn corpus(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// `common.kdl` and `devfs.kdl` are include-only files (no metadata): they load through an
-/// including spec; as roots they must be refused with the missing-metadata diagnostic.
+/// `common.kdl` and `devfs.kdl` are include-only files (no metadata): they load with
+/// `load_fragment` (and through including specs); as image roots they must be refused with
+/// the missing-metadata diagnostic.
 #[test]
 fn every_corpus_spec_imports() {
     for spec in SPECS {
@@ -37,6 +38,10 @@ fn every_corpus_spec_imports() {
                 ),
                 "{spec}: {err:?}"
             );
+            let f =
+                kdl_compat::load_fragment(corpus(spec)).unwrap_or_else(|e| panic!("{spec}: {e:?}"));
+            assert_eq!(f.overlays.len(), 1, "{spec}");
+            assert!(f.name.as_deref().is_some_and(|n| n.ends_with(spec)));
         } else {
             let image = result.unwrap_or_else(|e| panic!("{spec}: {e:?}"));
             image
