@@ -34,7 +34,8 @@ fn main() -> forger::Result<()> {
     let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
     let tree = target.join("hello-tree-rootfs");
     std::fs::create_dir_all(tree.join("etc")).expect("target/ is writable");
-    std::fs::write(tree.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("write passwd");
+    std::fs::write(tree.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
+        .expect("write passwd");
     std::fs::write(tree.join("etc/group"), "root:x:0:\nstaff:x:50:\n").expect("write group");
     let options = BuildOptions {
         plan: PlanOptions {

@@ -5,14 +5,42 @@
 //! --image P --reference R [--artifact]`, global `--output pretty|json|quiet`. Specs are read
 //! by `kdl-compat`; everything else is the same pipeline image programs use.
 
+use std::path::Path;
 use std::process::ExitCode;
 
+use forger::frontend::FrontendError;
+use forger::model::{Image, Metadata};
+
+/// Loads a spec. A file meant only to be included (no `metadata`, like the corpus's
+/// `common.kdl`) is checked as the content of an image named after the file, with no targets,
+/// so `validate` and `inspect` work on it too.
+fn load(spec: &Path) -> forger::Result<Image> {
+    match kdl_compat::load(spec) {
+        Ok(image) => Ok(image),
+        Err(image_error) => match kdl_compat::load_fragment(spec) {
+            Ok(fragment) if !has_metadata(spec) => {
+                let stem = spec
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                Ok(Image::builder()
+                    .metadata(Metadata::builder().name(stem).version("include").build())
+                    .content(fragment)
+                    .build())
+            }
+            _ => Err(FrontendError::new(image_error).into()),
+        },
+    }
+}
+
+fn has_metadata(spec: &Path) -> bool {
+    std::fs::read_to_string(spec)
+        .is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("metadata")))
+}
+
 fn main() -> ExitCode {
-    let result = forger::cli::run_spec(|spec| {
-        kdl_compat::load(spec).map_err(|e| forger::frontend::FrontendError::new(e).into())
-    });
     // Errors were rendered by the CLI.
-    if result.is_ok() {
+    if forger::cli::run_spec(load).is_ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
