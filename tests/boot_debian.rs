@@ -20,7 +20,7 @@ After=multi-user.target
 
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'echo FORGER-MARKER-BOOTED; echo \"ID=$(id testuser)\"; echo \"OWN=$(stat -c \"%U:%G %a\" /etc/forger-overlay.txt)\"'
+ExecStart=/bin/sh -c 'echo FORGER-MARKER-BOOTED; echo \"ID=$(id testuser)\"; echo \"OWN=$(stat -c \"%%U:%%G %%a\" /etc/forger-overlay.txt)\"; echo \"SH=$(getent shadow testuser | cut -d: -f2 | cut -c1-12)\"'
 StandardOutput=tty
 TTYPath=/dev/ttyS0
 
@@ -157,4 +157,5 @@ fn debian_qcow2_boots_with_overlays_and_users_and_rebuilds_identically() {
         log.text
     );
     assert!(log.text.contains("OWN=testuser:adm 640"), "{}", log.text);
+    assert!(log.text.contains("SH=$6$forger$K0"), "{}", log.text);
 }

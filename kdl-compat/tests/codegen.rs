@@ -6,6 +6,7 @@
 use forger::model::*;
 
 #[path = "codegen/generated.rs"]
+#[allow(dead_code)]
 mod generated;
 
 const GENERATED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/codegen/generated.rs");
