@@ -168,6 +168,7 @@ pub fn build(
             for w in warnings {
                 events.warning(w.code, &w.message);
             }
+            make_readable(&path).map_err(Error::io(&path))?;
             if let Some(c) = cache {
                 c.store_output(hash, &path)?;
             }
@@ -192,6 +193,22 @@ pub fn build(
         });
     }
     Ok(report)
+}
+
+/// Outputs are written through temporary files, which are private (`0600`/`0700`); a
+/// finished output is as readable as any file the user would create (`0644`, dirs `0755`).
+fn make_readable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.is_dir() {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+        for entry in std::fs::read_dir(path)? {
+            make_readable(&entry?.path())?;
+        }
+    } else if meta.is_file() {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))?;
+    }
+    Ok(())
 }
 
 /// Restores a staged tree from the cache, reporting the lookup.
