@@ -67,7 +67,7 @@ fn fill_text(buf: &mut [u8], state: &mut u64) {
         let n = w.len().min(buf.len() - i);
         buf[i..i + n].copy_from_slice(&w[..n]);
         i += n;
-        if i < buf.len() && *state % 5 == 0 {
+        if i < buf.len() && (*state).is_multiple_of(5) {
             buf[i] = (*state >> 24) as u8;
             i += 1;
         }
@@ -264,7 +264,7 @@ fn bench_layer(dir: &Path, mib: u64) -> Res<()> {
         let d = format!("/usr/lib/d{}", i % 16);
         tree.ensure_dir(&StagePath::new(&d)?, 0, 0, 0o755)?;
         // Half text-like, half incompressible, like a real root filesystem.
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             fill_text(&mut buf, &mut state);
         } else {
             fill_random(&mut buf, &mut state);

@@ -111,9 +111,7 @@ pub(crate) async fn push_file(
                     Ok(r) => {
                         tracing::warn!(status = %r.status(), "chunk refused; asking the registry where the upload stands")
                     }
-                    Err(Error::Unauthorized { .. }) => {
-                        return Err(sent.err().expect("matched Err"));
-                    }
+                    Err(e @ Error::Unauthorized { .. }) => return Err(e),
                     Err(e) => {
                         tracing::warn!(error = %e, "chunk failed; asking the registry where the upload stands")
                     }
@@ -132,9 +130,7 @@ pub(crate) async fn push_file(
                     Ok(r) => {
                         tracing::warn!(status = %r.status(), "commit refused; checking the blob")
                     }
-                    Err(Error::Unauthorized { .. }) => {
-                        return Err(sent.err().expect("matched Err"));
-                    }
+                    Err(e @ Error::Unauthorized { .. }) => return Err(e),
                     Err(e) => tracing::warn!(error = %e, "commit failed; checking the blob"),
                 }
                 // The commit may have landed before the connection dropped.
