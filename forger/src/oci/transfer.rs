@@ -40,7 +40,8 @@ pub struct PushOptions {
     pub auth_file: Option<PathBuf>,
     /// Hosts (`host` or `host:port`) reached over plain HTTP besides loopback.
     pub insecure_registries: Vec<String>,
-    /// Bytes per PATCH request.
+    /// Bytes per PATCH request; 0 streams each blob in a single PATCH (fastest, for
+    /// registries without a request-size limit; GHCR needs chunks).
     pub chunk_size: usize,
     /// Retry policy for requests and uploads.
     pub retry: Retry,

@@ -336,7 +336,16 @@ fn htpasswd_registry_accepts_right_and_refuses_wrong_credentials() {
 }
 
 #[test]
-fn registry_killed_mid_upload_then_restarted_push_completes() {
+fn registry_killed_mid_chunked_upload_then_restarted_push_completes() {
+    killed_mid_upload(1 << 20);
+}
+
+#[test]
+fn registry_killed_mid_streamed_upload_then_restarted_push_completes() {
+    killed_mid_upload(0);
+}
+
+fn killed_mid_upload(chunk_size: usize) {
     let mut reg = Registry::start(None);
     let tmp = tempfile::tempdir().unwrap();
     let big = tmp.path().join("big.tar");
@@ -356,7 +365,7 @@ fn registry_killed_mid_upload_then_restarted_push_completes() {
     }
     let reference = reg.reference("fault/big:v1");
     let opts = PushOptions {
-        chunk_size: 1 << 20,
+        chunk_size,
         retry: fast_retry(),
         ..Default::default()
     };
