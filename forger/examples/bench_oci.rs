@@ -201,24 +201,33 @@ fn bench_push(dir: &Path, mib: u64, chunk_mib: u64) -> Res<()> {
 
     let reg = Registry::start(dir)?;
     let exe = std::env::current_exe()?;
-    let out = Command::new(&exe)
-        .args(["--child-push"])
-        .arg(&blob)
-        .arg(format!("{}/bench/forger:v1", reg.addr))
-        .arg(((chunk_mib as usize) << 20).to_string())
-        .output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "forger push failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
+    let mut ours = Vec::new();
+    for (label, chunk) in [
+        (
+            format!("chunked {chunk_mib} MiB"),
+            (chunk_mib as usize) << 20,
+        ),
+        ("streamed".to_owned(), 0),
+    ] {
+        let out = Command::new(&exe)
+            .args(["--child-push"])
+            .arg(&blob)
+            .arg(format!("{}/bench/forger-{chunk}:v1", reg.addr))
+            .arg(chunk.to_string())
+            .output()?;
+        if !out.status.success() {
+            return Err(format!(
+                "forger push failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut parts = text.split_whitespace();
+        let secs: f64 = parts.next().ok_or("no time")?.parse()?;
+        let rss: u64 = parts.next().ok_or("no rss")?.parse()?;
+        ours.push((label, secs, rss));
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut parts = text.split_whitespace();
-    let ours: f64 = parts.next().ok_or("no time")?.parse()?;
-    let ours_rss: u64 = parts.next().ok_or("no rss")?.parse()?;
-
     let t = Instant::now();
     let sk = Command::new("/usr/bin/time")
         .args([
@@ -241,16 +250,18 @@ fn bench_push(dir: &Path, mib: u64, chunk_mib: u64) -> Res<()> {
         .last()
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or(0);
-    println!("push of a {mib} MiB artifact to a local registry (chunk {chunk_mib} MiB):");
+    println!("push of a {mib} MiB artifact to a local registry:");
+    for (label, secs, rss) in &ours {
+        println!(
+            "  forger push_artifact ({label:>15}) {secs:7.2} s   peak RSS {:6.1} MiB   ratio to skopeo {:5.2}",
+            *rss as f64 / 1024.0,
+            secs / theirs
+        );
+    }
     println!(
-        "  forger push_artifact  {ours:7.2} s   peak RSS {:6.1} MiB",
-        ours_rss as f64 / 1024.0
-    );
-    println!(
-        "  skopeo copy           {theirs:7.2} s   peak RSS {:6.1} MiB",
+        "  skopeo copy                            {theirs:7.2} s   peak RSS {:6.1} MiB",
         sk_rss as f64 / 1024.0
     );
-    println!("  ratio forger/skopeo   {:7.2}", ours / theirs);
     Ok(())
 }
 

@@ -18,6 +18,7 @@ use crate::util::run_ok;
 /// A registry process with its config, storage and port.
 pub struct Registry {
     child: Option<Child>,
+    token_server: Option<Child>,
     cfg: PathBuf,
     /// Storage root.
     pub storage: PathBuf,
@@ -29,6 +30,16 @@ pub struct Registry {
 impl Registry {
     /// Starts a registry; with `user` set, behind htpasswd basic auth.
     pub fn start(user: Option<(&str, &str)>) -> Registry {
+        Self::start_with(user, false)
+    }
+
+    /// Starts a registry behind token auth served by the shared `tokensrv.py` (RS256 JWTs;
+    /// `testuser:testpass` gets pull+push, anonymous gets pull).
+    pub fn start_token() -> Registry {
+        Self::start_with(None, true)
+    }
+
+    fn start_with(user: Option<(&str, &str)>, token: bool) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -49,10 +60,41 @@ impl Registry {
                 path.display()
             ));
         }
+        let mut token_server = None;
+        if token {
+            let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+            run_ok(
+                Command::new("openssl")
+                    .args([
+                        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    ])
+                    .args(["-subj", "/CN=test-token-issuer", "-keyout"])
+                    .arg(&key)
+                    .arg("-out")
+                    .arg(&cert),
+            );
+            let tport = free_port();
+            let script = crate::oci::schema_check().with_file_name("tokensrv.py");
+            let child = Command::new("python3")
+                .arg(script)
+                .env("TOKEN_KEY", &key)
+                .env("TOKEN_CERT", &cert)
+                .env("TOKEN_PORT", tport.to_string())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("python3");
+            wait_port(&format!("127.0.0.1:{tport}"));
+            token_server = Some(child);
+            cfg.push_str(&format!(
+                "auth:\n  token: {{realm: \"http://127.0.0.1:{tport}/token\", service: test-registry, issuer: test-issuer, rootcertbundle: {}}}\n",
+                cert.display()
+            ));
+        }
         let cfg_path = dir.path().join("cfg.yml");
         std::fs::write(&cfg_path, cfg).unwrap();
         let mut r = Registry {
             child: None,
+            token_server,
             cfg: cfg_path,
             storage,
             addr: format!("127.0.0.1:{port}"),
@@ -110,6 +152,29 @@ impl Registry {
 impl Drop for Registry {
     fn drop(&mut self) {
         self.kill();
+        if let Some(mut c) = self.token_server.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_port(addr: &str) {
+    let start = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{addr} did not open"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -435,4 +500,45 @@ fn unreachable_registry_fails_clearly_and_tags_nothing() {
     m.kind = ArtifactKind::Tarball;
     let err = oci::push_artifact(&f, &format!("127.0.0.1:{port}/a/b:c"), &m, &opts).unwrap_err();
     assert!(err.to_string().contains("could not reach"), "{err}");
+}
+
+#[test]
+fn token_auth_registry_push_with_basic_exchange_and_anonymous_pull() {
+    let reg = Registry::start_token();
+    let tmp = tempfile::tempdir().unwrap();
+    let q = qcow2_file(tmp.path(), 1);
+    let reference = reg.reference("tok/disk:v1");
+    let good = tmp.path().join("good.json");
+    std::fs::write(&good, r#"{"username":"testuser","password":"testpass"}"#).unwrap();
+    let opts = PushOptions {
+        auth_file: Some(good),
+        ..Default::default()
+    };
+    let pushed = oci::push_artifact(&q, &reference, &meta(), &opts).unwrap();
+    let raw = skopeo_raw(&reference, Some("testuser:testpass"));
+    assert_eq!(Digest::of(raw.as_bytes()), pushed.manifest);
+    // Anonymous tokens allow pull only.
+    let dest = tmp.path().join("back.qcow2");
+    oci::pull_artifact(&reference, &dest, &PullOptions::default()).unwrap();
+    assert!(std::fs::read(&dest).unwrap() == std::fs::read(&q).unwrap());
+    let err = oci::push_artifact(
+        &q,
+        &reg.reference("tok/anon:v1"),
+        &meta(),
+        &PushOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("refused access"), "{err}");
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, r#"{"username":"testuser","password":"not-the-pass"}"#).unwrap();
+    let opts = PushOptions {
+        auth_file: Some(bad),
+        ..Default::default()
+    };
+    let err = oci::push_artifact(&q, &reg.reference("tok/bad:v1"), &meta(), &opts).unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(
+        shown.contains("refused access") && !shown.contains("not-the-pass"),
+        "{shown}"
+    );
 }
