@@ -542,3 +542,59 @@ fn token_auth_registry_push_with_basic_exchange_and_anonymous_pull() {
         "{shown}"
     );
 }
+
+#[test]
+fn registry_killed_and_not_back_fails_clearly_without_a_tag() {
+    let mut reg = Registry::start(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big.tar");
+    std::fs::write(&big, vec![0x5au8; 48 << 20]).unwrap();
+    let reference = reg.reference("gone/big:v1");
+    let opts = PushOptions {
+        chunk_size: 1 << 20,
+        retry: Retry {
+            attempts: 3,
+            first_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(100),
+        },
+        ..Default::default()
+    };
+    let mut m = meta();
+    m.kind = ArtifactKind::Tarball;
+    let (file, r2, o2, m2) = (big.clone(), reference.clone(), opts, m);
+    let pusher = std::thread::spawn(move || oci::push_artifact(&file, &r2, &m2, &o2));
+    let uploads = reg
+        .storage
+        .join("docker/registry/v2/repositories/gone/big/_uploads");
+    let start = Instant::now();
+    while std::fs::read_dir(&uploads)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::metadata(e.path().join("data")).ok())
+        .all(|m| m.len() < 4 << 20)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "upload never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    reg.kill();
+    let err = pusher.join().unwrap().unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("could not reach") || text.contains("failed after"),
+        "{text}"
+    );
+    reg.restart();
+    let tags = run_ok(
+        Command::new("curl")
+            .arg("-sS")
+            .arg(format!("http://{}/v2/gone/big/tags/list", reg.addr)),
+    );
+    assert!(
+        !tags.contains("v1"),
+        "a tag points at a partial upload: {tags}"
+    );
+}
