@@ -467,6 +467,7 @@ fn killed_mid_upload(chunk_size: usize) {
     let result = pusher.join().unwrap();
     let pushed = result.expect("push completes after the restart");
     let big_outcome = pushed.blobs[1].1;
+    eprintln!("interrupted upload: {big_outcome:?}");
     assert!(
         matches!(big_outcome, BlobOutcome::Uploaded { resumed, restarted } if resumed + restarted >= 1),
         "the upload was interrupted and resumed or restarted: {big_outcome:?}"
