@@ -599,3 +599,43 @@ fn registry_killed_and_not_back_fails_clearly_without_a_tag() {
         "a tag points at a partial upload: {tags}"
     );
 }
+
+#[test]
+fn tarball_artifact_from_archive_round_trips() {
+    let reg = Registry::start(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = crate::archive::sample_tree(tmp.path());
+    let tgz = tmp.path().join("rootfs.tar.gz");
+    forger::archive::write(
+        &tree,
+        &tgz,
+        &forger::archive::ArchiveOptions::new(Compression::Gzip, crate::archive::EPOCH),
+    )
+    .unwrap();
+    let mut m = meta();
+    m.kind = ArtifactKind::Tarball;
+    let reference = reg.reference("tar/rootfs:1");
+    let pushed = oci::push_artifact(&tgz, &reference, &m, &PushOptions::default()).unwrap();
+    let raw = skopeo_raw(&reference, None);
+    assert_eq!(Digest::of(raw.as_bytes()), pushed.manifest);
+    let doc: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(doc["artifactType"], oci::TARBALL_CONFIG_MEDIA_TYPE);
+    assert_eq!(
+        doc["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    assert_eq!(
+        doc["layers"][0]["annotations"]["org.opencontainers.image.title"],
+        "rootfs.tar.gz"
+    );
+    let back = tmp.path().join("back.tar.gz");
+    let r = oci::pull_artifact(
+        &format!("oci://{reference}"),
+        &back,
+        &PullOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(r.layer.to_string(), doc["layers"][0]["digest"]);
+    let list = run_ok(Command::new("tar").arg("-tzf").arg(&back));
+    assert!(list.lines().any(|l| l == "./usr/bin/tool-alias"), "{list}");
+}
