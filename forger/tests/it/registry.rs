@@ -332,6 +332,19 @@ fn qcow2_artifact_round_trips_with_media_types() {
     run_ok(Command::new("qemu-img").arg("check").arg(&dest));
     let again = oci::pull_artifact(&reference, &tmp.path().join("b2.qcow2"), &popts).unwrap();
     assert!(again.from_cache);
+    // A tag is re-resolved on every pull: a new push under it is fetched, not the cached blob.
+    let q2 = tmp.path().join("second.qcow2");
+    run_ok(
+        Command::new("qemu-img")
+            .args(["create", "-f", "qcow2"])
+            .arg(&q2)
+            .arg("16M"),
+    );
+    oci::push_artifact(&q2, &reference, &meta(), &PushOptions::default()).unwrap();
+    let third = tmp.path().join("b3.qcow2");
+    let newer = oci::pull_artifact(&reference, &third, &popts).unwrap();
+    assert!(!newer.from_cache && newer.layer != pulled.layer);
+    assert!(std::fs::read(&third).unwrap() == std::fs::read(&q2).unwrap());
     // skopeo copies the artifact too.
     run_ok(Command::new("skopeo").args([
         "copy",
