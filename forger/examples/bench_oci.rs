@@ -8,14 +8,17 @@
 //!
 //! `cargo run --release -p forger --example bench_oci [-- --push-mib N --tree-mib N --chunk-mib N]`
 //!
-//! Measured 2026-11-28 on the 2-core build machine while it was shared (load average 22–27),
-//! dev profile (dependencies at opt-level 2), `target/debug/examples/bench_oci`:
+//! Measured 2026-11-28 on the 2-core build machine while it was shared with other builds.
+//! Release build (`target/release/examples/bench_oci`, load average 9–12):
 //!
 //! | case | forger | reference | ratio |
 //! |---|---|---|---|
-//! | 1 GiB artifact push, streamed (`chunk_size: 0`) | 14.58 s, peak RSS 30.1 MiB | skopeo copy 17.51 s, 22.0 MiB | 0.83 |
-//! | 1 GiB artifact push, 4 MiB chunks (default) | 32.64 s, peak RSS 28.0 MiB | skopeo copy 17.51 s | 1.86 |
-//! | gzip layer of a 500 MiB tree | 55.57 s, 310.5 MiB | `tar -c \| gzip -6` 71.10 s, 309.8 MiB | 0.78 |
+//! | 1 GiB artifact push, streamed (`chunk_size: 0`) | 5.85 s, peak RSS 28.4 MiB | skopeo copy 6.85 s, 20.8 MiB | 0.85 |
+//! | 1 GiB artifact push, 4 MiB chunks (default) | 10.97 s, peak RSS 26.4 MiB | skopeo copy 6.85 s | 1.60 |
+//! | gzip layer of a 500 MiB tree | 16.94 s, 310.5 MiB | `tar -c \| gzip -6` 40.96 s, 309.8 MiB | 0.41 |
+//!
+//! Dev build (dependencies at opt-level 2), load average 22–27: streamed push 14.58 s vs
+//! skopeo 17.51 s (0.83), chunked 32.64 s (1.86), layer 55.57 s vs 71.10 s (0.78).
 //!
 //! The chunked push pays distribution's per-PATCH cost 256 times; the layer ratio cannot
 //! show two-core parallelism on a machine whose cores are both busy with other work.
