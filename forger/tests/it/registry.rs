@@ -493,7 +493,7 @@ fn killed_mid_upload(chunk_size: usize) {
 }
 
 #[test]
-fn unreachable_registry_fails_clearly_and_tags_nothing() {
+fn unreachable_registry_fails_clearly() {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
