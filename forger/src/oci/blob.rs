@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode, Url};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::Error;
-use super::session::{Session, next_offset, octet_stream, status_error, strip_query};
+use super::session::{Payload, Session, next_offset, octet_stream, status_error, strip_query};
 use crate::archive::{Digest, Hasher};
 
 /// What happened to one blob during a push.
@@ -57,14 +57,13 @@ pub(crate) async fn push_file(
             .append_pair("mount", &d)
             .append_pair("from", from);
         let resp = s
-            .send(Method::POST, url, octet_stream(), None, true)
+            .send(Method::POST, url, octet_stream(), Payload::Empty, true)
             .await?;
         if resp.status() == StatusCode::CREATED {
             return Ok(BlobOutcome::Mounted);
         }
     }
     let mut file = tokio::fs::File::open(path).await.map_err(Error::io(path))?;
-    let chunk_size = chunk_size.max(1);
     let upload_err = |attempts: u32, reason: String| Error::Upload {
         digest: d.clone(),
         repository: s.repository.clone(),
@@ -75,30 +74,45 @@ pub(crate) async fn push_file(
     'session: loop {
         let mut location = start_upload(s).await?;
         let mut offset = 0u64;
-        let mut buf = vec![0u8; chunk_size.min(size.max(1) as usize)];
         loop {
             if offset < size {
-                let len = (size - offset).min(chunk_size as u64) as usize;
-                file.seek(std::io::SeekFrom::Start(offset))
-                    .await
-                    .map_err(Error::io(path))?;
-                file.read_exact(&mut buf[..len])
-                    .await
-                    .map_err(Error::io(path))?;
-                let body = Bytes::copy_from_slice(&buf[..len]);
+                // chunk_size 0 streams the rest of the file in one request (as skopeo does).
+                let len = if chunk_size == 0 {
+                    size - offset
+                } else {
+                    (size - offset).min(chunk_size as u64)
+                };
+                let body = if chunk_size == 0 {
+                    Payload::File {
+                        path: path.to_owned(),
+                        offset,
+                        len,
+                    }
+                } else {
+                    let mut buf = vec![0u8; len as usize];
+                    file.seek(std::io::SeekFrom::Start(offset))
+                        .await
+                        .map_err(Error::io(path))?;
+                    file.read_exact(&mut buf).await.map_err(Error::io(path))?;
+                    Payload::Bytes(Bytes::from(buf))
+                };
                 let mut headers = octet_stream();
                 headers.insert(
                     CONTENT_RANGE,
-                    HeaderValue::from_str(&format!("{}-{}", offset, offset + len as u64 - 1))
+                    HeaderValue::from_str(&format!("{}-{}", offset, offset + len - 1))
                         .expect("digits and a dash"),
                 );
+                headers.insert(
+                    reqwest::header::CONTENT_LENGTH,
+                    HeaderValue::from_str(&len.to_string()).expect("digits"),
+                );
                 let sent = s
-                    .send(Method::PATCH, location.clone(), headers, Some(body), false)
+                    .send(Method::PATCH, location.clone(), headers, body, false)
                     .await;
                 match sent {
                     Ok(r) if r.status() == StatusCode::ACCEPTED => {
                         location = s.location(&r)?;
-                        offset = next_offset(&r).unwrap_or(offset + len as u64);
+                        offset = next_offset(&r).unwrap_or(offset + len);
                         continue;
                     }
                     Ok(r)
@@ -119,7 +133,9 @@ pub(crate) async fn push_file(
             } else {
                 let mut url = location.clone();
                 url.query_pairs_mut().append_pair("digest", &d);
-                let sent = s.send(Method::PUT, url, octet_stream(), None, false).await;
+                let sent = s
+                    .send(Method::PUT, url, octet_stream(), Payload::Empty, false)
+                    .await;
                 match sent {
                     Ok(r) if r.status() == StatusCode::CREATED => break 'session,
                     Ok(r)
@@ -174,7 +190,13 @@ pub(crate) async fn push_file(
 async fn start_upload(s: &Session) -> Result<Url, Error> {
     let url = s.url("blobs/uploads/");
     let resp = s
-        .send(Method::POST, url.clone(), octet_stream(), None, true)
+        .send(
+            Method::POST,
+            url.clone(),
+            octet_stream(),
+            Payload::Empty,
+            true,
+        )
         .await?;
     if resp.status() != StatusCode::ACCEPTED {
         return Err(status_error(&Method::POST, resp).await);
@@ -188,7 +210,7 @@ async fn upload_status(s: &Session, location: &Url) -> Result<Status, Error> {
             Method::GET,
             location.clone(),
             reqwest::header::HeaderMap::new(),
-            None,
+            Payload::Empty,
             true,
         )
         .await?;
@@ -216,7 +238,7 @@ pub(crate) async fn pull_to_file(
             Method::GET,
             url.clone(),
             reqwest::header::HeaderMap::new(),
-            None,
+            Payload::Empty,
             true,
         )
         .await?;

@@ -5,6 +5,29 @@
 //! Blobs are streamed from disk in chunks with resumable, retried uploads (memory bounded by
 //! one chunk); credentials are looked up in a fixed order ([`auth`]) and never printed.
 //! Plain HTTP is used only for loopback registries and hosts listed as insecure.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use forger::archive::Compression;
+//! use forger::oci::{self, ArtifactKind, ArtifactMeta, ImageConfig, LayoutOptions, PushOptions};
+//! # fn demo(tree: &forger::stage::StagingTree) -> Result<(), forger::oci::Error> {
+//! // Build `out/web-oci/` and push it.
+//! let mut config = ImageConfig::new("solaris", "amd64");
+//! config.entrypoint = vec!["/usr/sbin/nginx".into()];
+//! let opts = LayoutOptions { compression: Compression::Gzip, epoch: 1_700_000_000, tag: "1.0".into(), threads: 0 };
+//! let layout = oci::write_layout(tree, Path::new("out"), "web", &config, &opts)?;
+//! let push = PushOptions { auth_file: Some("auth.json".into()), ..Default::default() };
+//! oci::push_layout(&layout.dir, "ghcr.io/acme/web:1.0", &push)?;
+//!
+//! // A QCOW2 disk as an artifact, and back.
+//! let meta = ArtifactMeta {
+//!     name: "web".into(), version: "1.0".into(), architecture: "amd64".into(),
+//!     os: "solaris".into(), description: "web server VM".into(), kind: ArtifactKind::Qcow2,
+//! };
+//! oci::push_artifact(Path::new("out/web.qcow2"), "ghcr.io/acme/web-vm:1.0", &meta, &push)?;
+//! oci::pull_artifact("oci://ghcr.io/acme/web-vm:1.0", Path::new("web.qcow2"), &Default::default())?;
+//! # Ok(()) }
+//! ```
 
 pub mod auth;
 mod blob;

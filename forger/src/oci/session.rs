@@ -7,12 +7,14 @@
 //! Bearer, re-authenticating when a token expires mid-upload) and streaming blob downloads.
 //! Manifests go through oci-client (see `transfer.rs`).
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Method, Response, StatusCode, Url};
+use tokio::io::AsyncReadExt;
 
 use super::Error;
 use super::auth::{Credentials, ResolvedAuth};
@@ -238,7 +240,7 @@ impl Session {
         method: Method,
         url: Url,
         headers: HeaderMap,
-        body: Option<Bytes>,
+        body: Payload,
         retry: bool,
     ) -> Result<Response, Error> {
         let mut failures = 0u32;
@@ -248,8 +250,8 @@ impl Session {
                 .http
                 .request(method.clone(), url.clone())
                 .headers(headers.clone());
-            if let Some(b) = &body {
-                req = req.body(b.clone());
+            if let Some(b) = body.body().map_err(Error::io(body.label()))? {
+                req = req.body(b);
             } else if method == Method::PUT || method == Method::POST || method == Method::PATCH {
                 req = req.header(CONTENT_LENGTH, "0");
             }
@@ -292,7 +294,7 @@ impl Session {
     pub(crate) async fn blob_exists(&self, digest: &str) -> Result<Option<u64>, Error> {
         let url = self.url(&format!("blobs/{digest}"));
         let resp = self
-            .send(Method::HEAD, url, HeaderMap::new(), None, true)
+            .send(Method::HEAD, url, HeaderMap::new(), Payload::Empty, true)
             .await?;
         match resp.status() {
             s if s.is_success() => Ok(Some(
@@ -304,6 +306,57 @@ impl Session {
             )),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(status_error(&Method::HEAD, resp).await),
+        }
+    }
+}
+
+/// A request body that can be produced again for a retry or after an auth challenge.
+#[derive(Debug, Clone)]
+pub(crate) enum Payload {
+    /// No body.
+    Empty,
+    /// Bytes in memory (one chunk at most).
+    Bytes(Bytes),
+    /// `len` bytes of a file from `offset`, streamed in 1 MiB reads with backpressure.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// First byte sent.
+        offset: u64,
+        /// Bytes sent.
+        len: u64,
+    },
+}
+
+impl Payload {
+    fn label(&self) -> PathBuf {
+        match self {
+            Payload::File { path, .. } => path.clone(),
+            _ => PathBuf::from("<request body>"),
+        }
+    }
+
+    fn body(&self) -> std::io::Result<Option<reqwest::Body>> {
+        match self {
+            Payload::Empty => Ok(None),
+            Payload::Bytes(b) => Ok(Some(reqwest::Body::from(b.clone()))),
+            Payload::File { path, offset, len } => {
+                let mut f = std::fs::File::open(path)?;
+                std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(*offset))?;
+                let reader = tokio::fs::File::from_std(f).take(*len);
+                let stream = futures_util::stream::unfold(reader, |mut r| async move {
+                    let mut buf = vec![0u8; 1 << 20];
+                    match r.read(&mut buf).await {
+                        Ok(0) => None,
+                        Ok(n) => {
+                            buf.truncate(n);
+                            Some((Ok::<Bytes, std::io::Error>(Bytes::from(buf)), r))
+                        }
+                        Err(e) => Some((Err(e), r)),
+                    }
+                });
+                Ok(Some(reqwest::Body::wrap_stream(stream)))
+            }
         }
     }
 }

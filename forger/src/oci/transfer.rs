@@ -28,7 +28,8 @@ pub const QCOW2_CONFIG_MEDIA_TYPE: &str = "application/vnd.cloudnebula.qcow2.con
 pub const QCOW2_LAYER_MEDIA_TYPE: &str = "application/vnd.cloudnebula.qcow2.layer.v1";
 /// Config media type of tarball artifacts.
 pub const TARBALL_CONFIG_MEDIA_TYPE: &str = "application/vnd.cloudnebula.tarball.config.v1+json";
-/// Default upload chunk: oci-client's own default, accepted by GHCR.
+/// Default upload chunk: GHCR refuses PATCH bodies over 4 MiB (416 "exceeds the maximum
+/// permissible limit of 4.00MiB"), and oci-client uses the same size.
 pub const DEFAULT_CHUNK_SIZE: usize = 4 << 20;
 
 const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -40,7 +41,8 @@ pub struct PushOptions {
     pub auth_file: Option<PathBuf>,
     /// Hosts (`host` or `host:port`) reached over plain HTTP besides loopback.
     pub insecure_registries: Vec<String>,
-    /// Bytes per PATCH request.
+    /// Bytes per PATCH request; 0 streams each blob in a single PATCH (fastest, for
+    /// registries without a request-size limit; GHCR needs chunks).
     pub chunk_size: usize,
     /// Retry policy for requests and uploads.
     pub retry: Retry,

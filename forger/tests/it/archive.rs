@@ -48,6 +48,17 @@ pub fn sample_tree(dir: &Path) -> StagingTree {
     .unwrap();
     t.add_hardlink(&sp("/usr/bin/tool-alias"), &sp("/usr/bin/tool"))
         .unwrap();
+    // Over 1 MiB, so gzip/zstd layers hold several independently compressed members.
+    t.ensure_dir(&sp("/usr/lib"), 0, 0, 0o755).unwrap();
+    let big: Vec<u8> = (0..3u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8 & 0x3f)
+        .collect();
+    t.write_file(
+        &sp("/usr/lib/big.bin"),
+        &mut big.as_slice(),
+        Entry::file(0, 0, 0o644),
+    )
+    .unwrap();
     t.write_file(
         &sp("/home/alice/notes.txt"),
         &mut &b"hello\n"[..],
@@ -150,11 +161,19 @@ fn gnu_tar_lists_manifest_metadata_exactly() {
         "drwxr-xr-x 0/0 0 1970-01-01 00:00:00 ./usr/bin/".to_string(),
         "-rwsr-xr-x 0/0 300000 1970-01-01 00:00:00 ./usr/bin/tool".to_string(),
         format!("hrwsr-xr-x 0/0 0 1970-01-01 00:00:00 ./usr/bin/tool-alias link to ./usr/bin/tool"),
+        "drwxr-xr-x 0/0 0 1970-01-01 00:00:00 ./usr/lib/".to_string(),
+        "-rw-r--r-- 0/0 3145728 1970-01-01 00:00:00 ./usr/lib/big.bin".to_string(),
         "drwxr-xr-x 0/0 0 1970-01-01 00:00:00 ./usr/share/".to_string(),
         format!("drwxr-xr-x 0/0 0 1970-01-01 00:00:00 {long}/"),
         format!("-rw-r--r-- 0/0 5 1970-01-01 00:00:00 {long}/file-with-a-long-name.txt"),
     ];
     assert_eq!(lines, expected, "tar -tv listing");
+    // Several gzip members; gzip itself accepts the concatenation.
+    let members = run_ok(Command::new("python3").arg("-c").arg(
+        "import sys, zlib\nd = open(sys.argv[1], 'rb').read(); n = 0\nwhile d:\n    o = zlib.decompressobj(31); o.decompress(d); d = o.unused_data; n += 1\nprint(n)",
+    ).arg(&out));
+    assert!(members.trim().parse::<u32>().unwrap() >= 3, "{members}");
+    run_ok(Command::new("gzip").arg("-t").arg(&out));
     for l in &lines {
         let name = l.split(' ').nth(5).unwrap();
         assert!(name.starts_with("./") && !name.split('/').any(|c| c == ".."));
@@ -204,7 +223,7 @@ fn builds_are_byte_identical_and_zstd_reads_back() {
     }
     let z = tmp.path().join("z.tar.zst");
     let d = archive::write(&tree, &z, &ArchiveOptions::new(Compression::Zstd, EPOCH)).unwrap();
-    assert_eq!(listing(&z, "--zstd").len(), 21);
+    assert_eq!(listing(&z, "--zstd").len(), 23);
     // The uncompressed digest is the digest of what zstd decodes.
     let plain = run_ok(
         Command::new("sh")

@@ -18,6 +18,7 @@ use crate::util::run_ok;
 /// A registry process with its config, storage and port.
 pub struct Registry {
     child: Option<Child>,
+    token_server: Option<Child>,
     cfg: PathBuf,
     /// Storage root.
     pub storage: PathBuf,
@@ -29,6 +30,16 @@ pub struct Registry {
 impl Registry {
     /// Starts a registry; with `user` set, behind htpasswd basic auth.
     pub fn start(user: Option<(&str, &str)>) -> Registry {
+        Self::start_with(user, false)
+    }
+
+    /// Starts a registry behind token auth served by the shared `tokensrv.py` (RS256 JWTs;
+    /// `testuser:testpass` gets pull+push, anonymous gets pull).
+    pub fn start_token() -> Registry {
+        Self::start_with(None, true)
+    }
+
+    fn start_with(user: Option<(&str, &str)>, token: bool) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -49,10 +60,41 @@ impl Registry {
                 path.display()
             ));
         }
+        let mut token_server = None;
+        if token {
+            let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+            run_ok(
+                Command::new("openssl")
+                    .args([
+                        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    ])
+                    .args(["-subj", "/CN=test-token-issuer", "-keyout"])
+                    .arg(&key)
+                    .arg("-out")
+                    .arg(&cert),
+            );
+            let tport = free_port();
+            let script = crate::oci::schema_check().with_file_name("tokensrv.py");
+            let child = Command::new("python3")
+                .arg(script)
+                .env("TOKEN_KEY", &key)
+                .env("TOKEN_CERT", &cert)
+                .env("TOKEN_PORT", tport.to_string())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("python3");
+            wait_port(&format!("127.0.0.1:{tport}"));
+            token_server = Some(child);
+            cfg.push_str(&format!(
+                "auth:\n  token: {{realm: \"http://127.0.0.1:{tport}/token\", service: test-registry, issuer: test-issuer, rootcertbundle: {}}}\n",
+                cert.display()
+            ));
+        }
         let cfg_path = dir.path().join("cfg.yml");
         std::fs::write(&cfg_path, cfg).unwrap();
         let mut r = Registry {
             child: None,
+            token_server,
             cfg: cfg_path,
             storage,
             addr: format!("127.0.0.1:{port}"),
@@ -110,6 +152,29 @@ impl Registry {
 impl Drop for Registry {
     fn drop(&mut self) {
         self.kill();
+        if let Some(mut c) = self.token_server.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_port(addr: &str) {
+    let start = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{addr} did not open"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -267,6 +332,19 @@ fn qcow2_artifact_round_trips_with_media_types() {
     run_ok(Command::new("qemu-img").arg("check").arg(&dest));
     let again = oci::pull_artifact(&reference, &tmp.path().join("b2.qcow2"), &popts).unwrap();
     assert!(again.from_cache);
+    // A tag is re-resolved on every pull: a new push under it is fetched, not the cached blob.
+    let q2 = tmp.path().join("second.qcow2");
+    run_ok(
+        Command::new("qemu-img")
+            .args(["create", "-f", "qcow2"])
+            .arg(&q2)
+            .arg("16M"),
+    );
+    oci::push_artifact(&q2, &reference, &meta(), &PushOptions::default()).unwrap();
+    let third = tmp.path().join("b3.qcow2");
+    let newer = oci::pull_artifact(&reference, &third, &popts).unwrap();
+    assert!(!newer.from_cache && newer.layer != pulled.layer);
+    assert!(std::fs::read(&third).unwrap() == std::fs::read(&q2).unwrap());
     // skopeo copies the artifact too.
     run_ok(Command::new("skopeo").args([
         "copy",
@@ -336,7 +414,16 @@ fn htpasswd_registry_accepts_right_and_refuses_wrong_credentials() {
 }
 
 #[test]
-fn registry_killed_mid_upload_then_restarted_push_completes() {
+fn registry_killed_mid_chunked_upload_then_restarted_push_completes() {
+    killed_mid_upload(1 << 20);
+}
+
+#[test]
+fn registry_killed_mid_streamed_upload_then_restarted_push_completes() {
+    killed_mid_upload(0);
+}
+
+fn killed_mid_upload(chunk_size: usize) {
     let mut reg = Registry::start(None);
     let tmp = tempfile::tempdir().unwrap();
     let big = tmp.path().join("big.tar");
@@ -356,7 +443,7 @@ fn registry_killed_mid_upload_then_restarted_push_completes() {
     }
     let reference = reg.reference("fault/big:v1");
     let opts = PushOptions {
-        chunk_size: 1 << 20,
+        chunk_size,
         retry: fast_retry(),
         ..Default::default()
     };
@@ -393,6 +480,7 @@ fn registry_killed_mid_upload_then_restarted_push_completes() {
     let result = pusher.join().unwrap();
     let pushed = result.expect("push completes after the restart");
     let big_outcome = pushed.blobs[1].1;
+    eprintln!("interrupted upload: {big_outcome:?}");
     assert!(
         matches!(big_outcome, BlobOutcome::Uploaded { resumed, restarted } if resumed + restarted >= 1),
         "the upload was interrupted and resumed or restarted: {big_outcome:?}"
@@ -405,7 +493,7 @@ fn registry_killed_mid_upload_then_restarted_push_completes() {
 }
 
 #[test]
-fn unreachable_registry_fails_clearly_and_tags_nothing() {
+fn unreachable_registry_fails_clearly() {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -426,4 +514,141 @@ fn unreachable_registry_fails_clearly_and_tags_nothing() {
     m.kind = ArtifactKind::Tarball;
     let err = oci::push_artifact(&f, &format!("127.0.0.1:{port}/a/b:c"), &m, &opts).unwrap_err();
     assert!(err.to_string().contains("could not reach"), "{err}");
+}
+
+#[test]
+fn token_auth_registry_push_with_basic_exchange_and_anonymous_pull() {
+    let reg = Registry::start_token();
+    let tmp = tempfile::tempdir().unwrap();
+    let q = qcow2_file(tmp.path(), 1);
+    let reference = reg.reference("tok/disk:v1");
+    let good = tmp.path().join("good.json");
+    std::fs::write(&good, r#"{"username":"testuser","password":"testpass"}"#).unwrap();
+    let opts = PushOptions {
+        auth_file: Some(good),
+        ..Default::default()
+    };
+    let pushed = oci::push_artifact(&q, &reference, &meta(), &opts).unwrap();
+    let raw = skopeo_raw(&reference, Some("testuser:testpass"));
+    assert_eq!(Digest::of(raw.as_bytes()), pushed.manifest);
+    // Anonymous tokens allow pull only.
+    let dest = tmp.path().join("back.qcow2");
+    oci::pull_artifact(&reference, &dest, &PullOptions::default()).unwrap();
+    assert!(std::fs::read(&dest).unwrap() == std::fs::read(&q).unwrap());
+    let err = oci::push_artifact(
+        &q,
+        &reg.reference("tok/anon:v1"),
+        &meta(),
+        &PushOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("refused access"), "{err}");
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, r#"{"username":"testuser","password":"not-the-pass"}"#).unwrap();
+    let opts = PushOptions {
+        auth_file: Some(bad),
+        ..Default::default()
+    };
+    let err = oci::push_artifact(&q, &reg.reference("tok/bad:v1"), &meta(), &opts).unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(
+        shown.contains("refused access") && !shown.contains("not-the-pass"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn registry_killed_and_not_back_fails_clearly_without_a_tag() {
+    let mut reg = Registry::start(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big.tar");
+    std::fs::write(&big, vec![0x5au8; 48 << 20]).unwrap();
+    let reference = reg.reference("gone/big:v1");
+    let opts = PushOptions {
+        chunk_size: 1 << 20,
+        retry: Retry {
+            attempts: 3,
+            first_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(100),
+        },
+        ..Default::default()
+    };
+    let mut m = meta();
+    m.kind = ArtifactKind::Tarball;
+    let (file, r2, o2, m2) = (big.clone(), reference.clone(), opts, m);
+    let pusher = std::thread::spawn(move || oci::push_artifact(&file, &r2, &m2, &o2));
+    let uploads = reg
+        .storage
+        .join("docker/registry/v2/repositories/gone/big/_uploads");
+    let start = Instant::now();
+    while std::fs::read_dir(&uploads)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::metadata(e.path().join("data")).ok())
+        .all(|m| m.len() < 4 << 20)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "upload never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    reg.kill();
+    let err = pusher.join().unwrap().unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("could not reach") || text.contains("failed after"),
+        "{text}"
+    );
+    reg.restart();
+    let tags = run_ok(
+        Command::new("curl")
+            .arg("-sS")
+            .arg(format!("http://{}/v2/gone/big/tags/list", reg.addr)),
+    );
+    assert!(
+        !tags.contains("v1"),
+        "a tag points at a partial upload: {tags}"
+    );
+}
+
+#[test]
+fn tarball_artifact_from_archive_round_trips() {
+    let reg = Registry::start(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = crate::archive::sample_tree(tmp.path());
+    let tgz = tmp.path().join("rootfs.tar.gz");
+    forger::archive::write(
+        &tree,
+        &tgz,
+        &forger::archive::ArchiveOptions::new(Compression::Gzip, crate::archive::EPOCH),
+    )
+    .unwrap();
+    let mut m = meta();
+    m.kind = ArtifactKind::Tarball;
+    let reference = reg.reference("tar/rootfs:1");
+    let pushed = oci::push_artifact(&tgz, &reference, &m, &PushOptions::default()).unwrap();
+    let raw = skopeo_raw(&reference, None);
+    assert_eq!(Digest::of(raw.as_bytes()), pushed.manifest);
+    let doc: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(doc["artifactType"], oci::TARBALL_CONFIG_MEDIA_TYPE);
+    assert_eq!(
+        doc["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    assert_eq!(
+        doc["layers"][0]["annotations"]["org.opencontainers.image.title"],
+        "rootfs.tar.gz"
+    );
+    let back = tmp.path().join("back.tar.gz");
+    let r = oci::pull_artifact(
+        &format!("oci://{reference}"),
+        &back,
+        &PullOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(r.layer.to_string(), doc["layers"][0]["digest"]);
+    let list = run_ok(Command::new("tar").arg("-tzf").arg(&back));
+    assert!(list.lines().any(|l| l == "./usr/bin/tool-alias"), "{list}");
 }
