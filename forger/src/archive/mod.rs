@@ -54,14 +54,6 @@ impl ArchiveOptions {
         }
     }
 
-    /// `SOURCE_DATE_EPOCH` from the environment, 0 when unset or not a number.
-    pub fn epoch_from_env() -> i64 {
-        std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0)
-    }
-
     fn thread_count(&self) -> usize {
         if self.threads > 0 {
             self.threads
