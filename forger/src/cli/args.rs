@@ -106,6 +106,9 @@ pub enum Command {
         /// Use this directory or tarball as the root file system instead of installing packages.
         #[arg(long, value_name = "PATH")]
         rootfs: Option<PathBuf>,
+        /// IPS installer: the host's pkg(1) (illumos), Forger's native client, or auto.
+        #[arg(long, value_enum, default_value_t, value_name = "CLIENT")]
+        ips_client: crate::payload::ips::IpsClient,
         #[command(flatten)]
         cache: CacheArgs,
         #[command(flatten)]

@@ -68,6 +68,7 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
             skip_push,
             output_name,
             rootfs,
+            ips_client,
             cache,
             registry,
             ..
@@ -82,6 +83,7 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
                     Cache::new(cache.cache_dir.clone().unwrap_or_else(Cache::default_dir))
                 }),
                 push: push_options(registry),
+                ips_client: *ips_client,
             };
             let report = build::build(image, &options, reporter)?;
             reporter.result(
