@@ -151,6 +151,9 @@ fn standalone(command: &Command, reporter: &mut Reporter) -> crate::Result<()> {
         artifact,
         name,
         version,
+        os,
+        architecture,
+        description,
         registry,
     } = command
     {
@@ -170,9 +173,9 @@ fn standalone(command: &Command, reporter: &mut Reporter) -> crate::Result<()> {
                     .clone()
                     .unwrap_or_else(|| file_name.split('.').next().unwrap_or("image").to_owned()),
                 version: version.clone(),
-                architecture: "amd64".to_owned(),
-                os: "linux".to_owned(),
-                description: String::new(),
+                architecture: architecture.clone(),
+                os: os.clone(),
+                description: description.clone(),
                 kind,
             };
             crate::oci::push_artifact(image, reference, &meta, &options)?
