@@ -144,3 +144,58 @@ impl GrubBiosBoot {
 fn segment(core: &[u8]) -> u16 {
     u16::from_le_bytes([core[CORE_BLOCKLIST + 10], core[CORE_BLOCKLIST + 11]])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disk::layout::MIB;
+
+    fn images() -> (Vec<u8>, Vec<u8>) {
+        let mut boot = vec![0u8; 512];
+        boot[510..].copy_from_slice(&[0x55, 0xaa]);
+        let mut core = vec![1u8; 3000];
+        core[CORE_BLOCKLIST + 10..CORE_BLOCKLIST + 12]
+            .copy_from_slice(&CORE_LOAD_SEGMENT.to_le_bytes());
+        (boot, core)
+    }
+
+    #[test]
+    fn check_refuses_what_grub_cannot_boot() {
+        let layout = Layout::linux(700 * MIB, 64 * MIB, 512, true).expect("layout");
+        let (boot_img, core_img) = images();
+        let ok = GrubBiosBoot {
+            partition: 0,
+            boot_img,
+            core_img,
+        };
+        ok.check(&layout).expect("valid");
+        let reason = |g: &GrubBiosBoot, layout: &Layout| match g.check(layout) {
+            Err(Error::GrubBios { reason }) => reason,
+            other => panic!("expected GrubBios, got {other:?}"),
+        };
+        let esp = GrubBiosBoot {
+            partition: 1,
+            ..ok.clone()
+        };
+        assert!(reason(&esp, &layout).contains("not a BIOS boot partition"));
+        let mut short = ok.clone();
+        short.boot_img.truncate(446);
+        assert!(reason(&short, &layout).contains("boot.img is 446 bytes"));
+        let mut not_core = ok.clone();
+        not_core.core_img[CORE_BLOCKLIST + 10] = 0;
+        assert!(reason(&not_core, &layout).contains("diskboot.img"));
+        let mut huge = ok.clone();
+        huge.core_img.resize(2 * MIB as usize, 1);
+        assert!(reason(&huge, &layout).contains("4096 sectors"));
+        let big_sectors = Layout::linux(700 * MIB, 64 * MIB, 4096, true).expect("layout");
+        assert!(reason(&ok, &big_sectors).contains("512-byte sectors"));
+        let missing = GrubBiosBoot {
+            partition: 7,
+            ..ok.clone()
+        };
+        assert!(matches!(
+            missing.check(&layout),
+            Err(Error::NoSuchPartition { index: 7, count: 3 })
+        ));
+    }
+}
