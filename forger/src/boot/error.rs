@@ -52,13 +52,15 @@ pub enum Error {
     #[error("the image has no GRUB modules at `{dir}`")]
     #[diagnostic(
         code(forger::boot::no_grub),
-        help("add the package `{package}` to the image's package list")
+        help("add the package `{package}` to the image's package list{alternative}")
     )]
     NoGrubModules {
         /// The directory (or file) looked up in the image.
         dir: String,
         /// The package that ships it.
         package: &'static str,
+        /// Another package that would do, as a sentence tail (may be empty).
+        alternative: &'static str,
     },
     /// The host's `grub-mkimage` could not be run or failed.
     #[error("`{command}` failed: {reason}")]

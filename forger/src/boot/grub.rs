@@ -9,11 +9,11 @@
 //! `grub-mkimage` writes no timestamps: two runs on the same modules give identical bytes
 //! (measured with GRUB 2.06, see `MEASUREMENTS.md`).
 //!
-//! Debian's prebuilt signed monolithic image (`grub-efi-amd64-signed`) is not used: its
-//! module set and embedded configuration (where it looks for `grub.cfg`) are fixed at the
-//! distribution's build, and its signature only matters together with shim under Secure
-//! Boot, which this loader does not set up. A `grub-mkimage` image is the same GRUB code with
-//! a configuration Forger controls.
+//! Debian's and Ubuntu's prebuilt signed monolithic image (`grub-efi-amd64-signed`) is the
+//! fallback for UEFI when the image has no `x86_64-efi` modules: its module set and embedded
+//! configuration are fixed at the distribution's build, and its signature only matters
+//! together with shim under Secure Boot, which Forger does not set up. A `grub-mkimage`
+//! image is the same GRUB code with a configuration Forger controls, so it comes first.
 //!
 //! - UEFI: `EFI/BOOT/BOOTX64.EFI` (the removable-media path firmware boots with no NVRAM
 //!   entry), built with prefix `/EFI/BOOT`: GRUB reads `EFI/BOOT/grub.cfg` from the ESP it was
@@ -37,6 +37,8 @@ use crate::stage::{Entry, EntryKind, StagePath, StagingTree};
 
 /// Where GRUB's UEFI build reads its menu on the ESP (next to `BOOTX64.EFI`).
 pub const ESP_CONFIG: &str = "EFI/BOOT/grub.cfg";
+/// Where `grub-efi-amd64-signed` installs the distribution's prebuilt UEFI GRUB.
+pub const SIGNED_X64: &str = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed";
 /// The BIOS build's menu in the root filesystem.
 pub const ROOT_CONFIG: &str = "/boot/grub/grub.cfg";
 
@@ -63,6 +65,14 @@ impl Platform {
         match self {
             Platform::Efi => "grub-efi-amd64-bin",
             Platform::Bios => "grub-pc-bin",
+        }
+    }
+
+    /// Another way to get a loader for the platform, as a sentence tail for errors.
+    fn alternative(self) -> &'static str {
+        match self {
+            Platform::Efi => " (or `grub-efi-amd64-signed` for the distribution's prebuilt image)",
+            Platform::Bios => "",
         }
     }
 
@@ -182,16 +192,16 @@ impl GrubBoot {
     }
 
     /// The ESP's files for UEFI: the GRUB image at `EFI/BOOT/BOOTX64.EFI` and its
-    /// `EFI/BOOT/grub.cfg`. Fails when the image lacks `grub-efi-amd64-bin`, a kernel with an
-    /// initrd, or the host lacks `grub-mkimage`.
+    /// `EFI/BOOT/grub.cfg`. The image is linked from the image's `grub-efi-amd64-bin`
+    /// modules when they are there, else it is the distribution's prebuilt
+    /// [`SIGNED_X64`] (see [`efi_loader`]). Fails when the image has neither or no kernel
+    /// with an initrd, or the host lacks `grub-mkimage` where it is needed.
     pub fn esp_files(&self, tree: &StagingTree) -> Result<Vec<EspFile>, Error> {
         let cfg = self.config(tree, Platform::Efi)?;
-        let prefix = format!("/{}", ESP_CONFIG.rsplit_once('/').map_or("", |(d, _)| d));
-        let image = mkimage(tree, Platform::Efi, None, &prefix)?;
         Ok(vec![
             EspFile {
                 path: FALLBACK_X64.to_owned(),
-                source: EspSource::Bytes(image),
+                source: efi_loader(tree)?,
             },
             EspFile {
                 path: ESP_CONFIG.to_owned(),
@@ -232,6 +242,34 @@ impl GrubBoot {
         tree.write_file(&path, &mut cfg.as_bytes(), entry)?;
         Ok(BiosImages { boot_img, core_img })
     }
+}
+
+/// The UEFI GRUB image for `EFI/BOOT/BOOTX64.EFI`.
+///
+/// With the image's `x86_64-efi` modules: a `grub-mkimage` image with prefix `/EFI/BOOT`, so
+/// GRUB reads `grub.cfg` next to itself on the ESP it was started from.
+///
+/// Without them but with Debian's or Ubuntu's `grub-efi-amd64-signed`: its prebuilt
+/// monolithic `grubx64.efi.signed`, copied as is. Its prefix is the distribution's ESP
+/// directory (`/EFI/debian`), and its embedded configuration reads `$prefix/grub.cfg` when
+/// that directory exists, else `/boot/grub/grub.cfg` on the same device, else
+/// `$cmdpath/grub.cfg`. Forger's ESP holds neither of the first two, so the image started
+/// from `EFI/BOOT` reads the same `EFI/BOOT/grub.cfg` (checked by booting it in
+/// `tests/it/grub.rs`). Secure Boot would also need shim, which this does not install.
+fn efi_loader(tree: &StagingTree) -> Result<EspSource, Error> {
+    let modules = StagePath::new(Platform::Efi.modules_dir())?;
+    if tree.manifest.get(&modules).is_none()
+        && let Ok(signed) = regular_file(&tree.manifest, SIGNED_X64)
+    {
+        return Ok(EspSource::Staged(signed));
+    }
+    let prefix = format!("/{}", ESP_CONFIG.rsplit_once('/').map_or("", |(d, _)| d));
+    Ok(EspSource::Bytes(mkimage(
+        tree,
+        Platform::Efi,
+        None,
+        &prefix,
+    )?))
 }
 
 /// Kernel and initrd paths go into `grub.cfg` unquoted; allow only characters that need no
@@ -317,6 +355,7 @@ fn copy_modules(tree: &StagingTree, platform: Platform, dest: &Path) -> Result<(
     let missing = || Error::NoGrubModules {
         dir: dir_name.to_owned(),
         package: platform.package(),
+        alternative: platform.alternative(),
     };
     let dir = StagePath::new(dir_name)?;
     let names: Vec<String> = tree
@@ -341,6 +380,7 @@ fn read_staged(tree: &StagingTree, path: &str, platform: Platform) -> Result<Vec
     let file = regular_file(&tree.manifest, path).map_err(|_| Error::NoGrubModules {
         dir: path.to_owned(),
         package: platform.package(),
+        alternative: platform.alternative(),
     })?;
     let mut bytes = Vec::new();
     tree.open_file(&file)?

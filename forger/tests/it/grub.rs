@@ -3,7 +3,8 @@
 //! (sgdisk -v, sfdisk --json), the ESP's `BOOTX64.EFI` and `grub.cfg` (fsck.fat -n, mtools),
 //! `/boot/grub/grub.cfg` in the ext4 root (e2fsck -fn, debugfs), the fields patched into
 //! `boot.img` and `core.img` read back against what the disk says, byte-identical rebuilds,
-//! and the errors naming the package to add. The dummy kernel cannot boot, but GRUB itself
+//! the prebuilt signed image as the UEFI fallback, and the errors naming the package to
+//! add. The dummy kernel cannot boot, but GRUB itself
 //! can: with FORGER_SLOW_TESTS=1 the disk is started under SeaBIOS and OVMF and GRUB must
 //! print its menu entry's `Loading Linux` line, read from the ext4 root (BIOS) or the ESP
 //! (UEFI).
@@ -290,7 +291,7 @@ fn grub_both_disk_has_bios_partition_esp_loader_and_patched_boot_blocks() {
     );
 
     if forger_slow_tests() {
-        boot_to_grub_menu(&disk, tmp.path());
+        boot_to_grub_menu(&disk, tmp.path(), &[false, true]);
     }
 }
 
@@ -302,11 +303,11 @@ fn forger_slow_tests() -> bool {
     on
 }
 
-/// Starts the disk under SeaBIOS and under OVMF; GRUB must reach the menu entry (which it
-/// reads after finding the root by UUID) and try the dummy kernel.
-fn boot_to_grub_menu(disk: &Path, dir: &Path) {
+/// Starts the disk under SeaBIOS and/or OVMF (`uefis`); GRUB must reach the menu entry
+/// (which it reads after finding the root by UUID) and try the dummy kernel.
+fn boot_to_grub_menu(disk: &Path, dir: &Path, uefis: &[bool]) {
     let marker = format!("Loading Linux {VERSION} ...");
-    for uefi in [false, true] {
+    for &uefi in uefis {
         let mut qemu = Command::new("qemu-system-x86_64");
         qemu.args([
             "-machine",
@@ -424,6 +425,42 @@ fn grub_efi_only_and_bios_only_disks() {
         .read_exact_at(&mut mbr, 0)
         .unwrap();
     assert_eq!(u64_at(&mbr, BOOT_KERNEL_SECTOR), parts[0].2);
+}
+
+/// Debian's prebuilt UEFI GRUB, extracted by scripts/install-test-deps.sh.
+const SIGNED_FIXTURE: &str = "/usr/local/share/forger-test/grubx64.efi.signed";
+
+#[test]
+fn grub_signed_image_is_the_uefi_fallback() {
+    let signed = fs::read(SIGNED_FIXTURE)
+        .unwrap_or_else(|e| panic!("{SIGNED_FIXTURE}: {e} (run scripts/install-test-deps.sh)"));
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    host_grub_root(&root, false, false);
+    let dir = root.join("usr/lib/grub/x86_64-efi-signed");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("grubx64.efi.signed"), &signed).unwrap();
+    let disk = build_disk(&root, &tmp.path().join("out"), Bootloader::Grub).unwrap();
+    let parts = partitions(&disk);
+    let img = format!("{}@@{}", disk.display(), parts[0].2 * 512);
+    let loader = tmp.path().join("BOOTX64.EFI");
+    run_ok(
+        mtools("mcopy")
+            .args(["-n", "-i", &img, "::/EFI/BOOT/BOOTX64.EFI"])
+            .arg(&loader),
+    );
+    assert!(
+        fs::read(&loader).unwrap() == signed,
+        "the prebuilt image as is"
+    );
+    let cfg = run_ok(mtools("mtype").args(["-i", &img, "::/EFI/BOOT/grub.cfg"]));
+    assert!(
+        cfg.contains(&format!("linux /boot/vmlinuz-{VERSION} root=UUID=")),
+        "{cfg}"
+    );
+    if forger_slow_tests() {
+        boot_to_grub_menu(&disk, tmp.path(), &[true]);
+    }
 }
 
 #[test]
