@@ -29,6 +29,7 @@ have setfattr      || need+=(attr)
 have python3       || need+=(python3)
 have openssl       || need+=(openssl)
 [ -f /usr/lib/grub/x86_64-efi/normal.mod ] || need+=(grub-efi-amd64-bin)
+[ -f /usr/lib/grub/i386-pc/normal.mod ] || need+=(grub-pc-bin)
 [ -f /usr/share/ovmf/OVMF.fd ] || need+=(ovmf)
 [ -d /usr/share/gocode/src/github.com/opencontainers/image-spec/schema ] || need+=(golang-github-opencontainers-image-spec-dev)
 python3 -c 'import jsonschema' 2>/dev/null || need+=(python3-jsonschema)
@@ -42,7 +43,11 @@ have qemu-img             || bpo+=(qemu-utils)
 refpool=/usr/local/share/forger-test/unclean_export.dat
 [ -f "$refpool" ] || bpo+=(zfs-test-fixture)
 
-if [ ${#need[@]} -eq 0 ] && [ ${#bpo[@]} -eq 0 ]; then
+# Debian's prebuilt UEFI GRUB (grub-efi-amd64-signed) for the GRUB fallback test: only the
+# file, so the host's boot setup is not touched.
+signed=/usr/local/share/forger-test/grubx64.efi.signed
+
+if [ ${#need[@]} -eq 0 ] && [ ${#bpo[@]} -eq 0 ] && [ -f "$signed" ]; then
   echo "test dependencies: all present"
   exit 0
 fi
@@ -69,6 +74,15 @@ if [ ! -f "$refpool" ]; then
   mv "$refpool.tmp" "$refpool"
   rm -rf "$tmp"
   bpo=("${bpo[@]/zfs-test-fixture}")
+fi
+if [ ! -f "$signed" ]; then
+  tmp=$(mktemp -d)
+  ( cd "$tmp" && apt-get download -qq grub-efi-amd64-signed )
+  dpkg-deb -x "$tmp"/grub-efi-amd64-signed_*.deb "$tmp/x"
+  mkdir -p "$(dirname "$signed")"
+  cp "$tmp/x/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed" "$signed.tmp"
+  mv "$signed.tmp" "$signed"
+  rm -rf "$tmp"
 fi
 bpo=($(printf '%s\n' "${bpo[@]}" | grep -v '^zfs-test-fixture$' || true))
 if [ ${#bpo[@]} -gt 0 ]; then

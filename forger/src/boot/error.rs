@@ -48,8 +48,57 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The image lacks GRUB's modules for a platform.
+    #[error("the image has no GRUB modules at `{dir}`")]
+    #[diagnostic(
+        code(forger::boot::no_grub),
+        help("add the package `{package}` to the image's package list{alternative}")
+    )]
+    NoGrubModules {
+        /// The directory (or file) looked up in the image.
+        dir: String,
+        /// The package that ships it.
+        package: &'static str,
+        /// Another package that would do, as a sentence tail (may be empty).
+        alternative: &'static str,
+    },
+    /// The host's `grub-mkimage` could not be run or failed.
+    #[error("`{command}` failed: {reason}")]
+    #[diagnostic(
+        code(forger::boot::grub_tool),
+        help(
+            "install GRUB's host tools on the build machine (`grub-common` on Debian and Ubuntu, `grub2-tools` on Fedora); the image's own modules must be from a GRUB release the host's grub-mkimage can read"
+        )
+    )]
+    GrubTool {
+        /// The command line.
+        command: String,
+        /// Why it failed (exit status and stderr, or the spawn error).
+        reason: String,
+    },
+    /// A host file used while making boot images could not be read or written.
+    #[error("I/O error on `{}`", path.display())]
+    #[diagnostic(
+        code(forger::boot::io),
+        help("check free space and permissions of the temporary directory")
+    )]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Writing into the staging tree failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
     Stage(#[from] crate::stage::Error),
+}
+
+impl Error {
+    /// Wraps an I/O error with the host file it concerns.
+    pub(crate) fn io(path: impl Into<std::path::PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
 }

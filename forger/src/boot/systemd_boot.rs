@@ -213,7 +213,7 @@ impl LinuxBoot {
         ])
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    pub(crate) fn validate(&self) -> Result<(), Error> {
         let bad = |field, reason: &str| {
             Err(Error::BadConfig {
                 field,

@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Error;
 use crate::archive::{self, ArchiveOptions};
-use crate::boot::{FstabEntry, LinuxBoot, write_fstab};
+use crate::boot::{FstabEntry, GrubBoot, LinuxBoot, write_fstab};
 use crate::cache::Cache;
-use crate::disk::{self, Format, IllumosBiosBoot, Layout, PartitionContent, WriteOptions};
+use crate::disk::{
+    self, Format, GrubBiosBoot, IllumosBiosBoot, Layout, PartitionContent, WriteOptions,
+};
 use crate::fs::ext4::Ext4Writer;
 use crate::fs::fat::{Esp, illumos_esp_files};
 use crate::fs::zfs::{Compression as ZfsCompression, DatasetSpec, PoolOptions, ZfsWriter};
@@ -208,8 +209,8 @@ pub(crate) fn write(
 ) -> crate::Result<(PathBuf, Vec<Warning>)> {
     let seed = Seed::for_target(&plan.metadata.name, &plan.metadata.version, &target.name);
     match &target.kind {
-        TargetKind::Qcow2(d) => write_disk(plan, target, d, tree, dest, &seed, qcow2_format(d)),
-        TargetKind::Raw(d) => write_disk(plan, target, d, tree, dest, &seed, Format::Raw),
+        TargetKind::Qcow2(d) => write_disk(plan, d, tree, dest, &seed, qcow2_format(d)),
+        TargetKind::Raw(d) => write_disk(plan, d, tree, dest, &seed, Format::Raw),
         TargetKind::Artifact(a) => {
             archive::write(
                 tree,
@@ -357,7 +358,6 @@ fn qcow2_format(d: &DiskTarget) -> Format {
 
 fn write_disk(
     plan: &Plan,
-    target: &Target,
     d: &DiskTarget,
     tree: &mut StagingTree,
     dest: &Path,
@@ -373,27 +373,13 @@ fn write_disk(
     let mut warnings = Vec::new();
     match fs {
         FsKind::Ext4 => {
+            // `uefi`: systemd-boot; `grub`: GRUB on UEFI; `bios`: GRUB on BIOS; `both`: GRUB
+            // on both, from one disk (see `boot::grub` for how GRUB is made without a chroot).
             let bootloader = d.bootloader.unwrap_or(Bootloader::Uefi);
-            if matches!(bootloader, Bootloader::Bios | Bootloader::Both) {
-                return Err(Error::UnsupportedTarget {
-                    target: target.name.clone(),
-                    kind: "BIOS-booting ext4",
-                    help: "use bootloader \"uefi\": Linux images boot with systemd-boot on UEFI",
-                }
-                .into());
-            }
-            if bootloader == Bootloader::Grub {
-                warnings.push(Warning {
-                    code: "grub-as-systemd-boot",
-                    message: format!(
-                        "target `{}` asks for GRUB; Forger installs systemd-boot on the ESP, which \
-                         needs no chroot or NVRAM and boots the same kernel and initrd",
-                        target.name
-                    ),
-                });
-            }
+            let grub_efi = matches!(bootloader, Bootloader::Grub | Bootloader::Both);
+            let bios = matches!(bootloader, Bootloader::Bios | Bootloader::Both);
             let esp_size = d.layout.esp_size.map_or(512 << 20, |s| s.as_bytes());
-            let layout = Layout::linux(d.disk_size.as_bytes(), esp_size, sector, false)?;
+            let layout = Layout::linux(d.disk_size.as_bytes(), esp_size, sector, bios)?;
             let (esp_index, root_index) = (
                 layout.index_of("esp").expect("the Linux layout has an ESP"),
                 layout
@@ -402,8 +388,28 @@ fn write_disk(
             );
             let ext4 = Ext4Writer::from_seed(seed, "root", "root", plan.epoch);
             let entry_id = plan.distro.to_string();
-            let boot = LinuxBoot::new(entry_id.split('-').next().unwrap_or("linux"), &ext4.uuid);
-            let esp = Esp::new(boot.esp_files(tree)?, sector, seed)
+            let linux = LinuxBoot::new(entry_id.split('-').next().unwrap_or("linux"), &ext4.uuid);
+            let grub = GrubBoot::new(linux.clone());
+            let esp_files = if grub_efi {
+                grub.esp_files(tree)?
+            } else if bios {
+                Vec::new()
+            } else {
+                linux.esp_files(tree)?
+            };
+            let mut options = WriteOptions::new(format);
+            if bios {
+                let images =
+                    grub.bios_images(tree, layout.partitions()[root_index].number, plan.epoch)?;
+                options.grub_bios = Some(GrubBiosBoot {
+                    partition: layout
+                        .index_of("bios")
+                        .expect("the Linux layout with BIOS boot has a BIOS boot partition"),
+                    boot_img: images.boot_img,
+                    core_img: images.core_img,
+                });
+            }
+            let esp = Esp::new(esp_files, sector, seed)
                 .with_epoch(plan.epoch)
                 .with_label("ESP");
             write_fstab(
@@ -424,14 +430,7 @@ fn write_disk(
                     filesystem: &ext4,
                 },
             ];
-            disk::write(
-                &layout,
-                &contents,
-                tree,
-                dest,
-                &WriteOptions::new(format),
-                seed,
-            )?;
+            disk::write(&layout, &contents, tree, dest, &options, seed)?;
         }
         FsKind::Zfs => {
             warnings.extend(illumos::finish(

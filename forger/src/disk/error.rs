@@ -175,6 +175,18 @@ pub enum Error {
         /// What was expected.
         expected: &'static str,
     },
+    /// GRUB's BIOS boot images do not fit the disk or are not what they should be.
+    #[error("GRUB BIOS boot: {reason}")]
+    #[diagnostic(
+        code(forger::disk::grub_bios),
+        help(
+            "GRUB BIOS boot needs 512-byte sectors, a BIOS boot partition and boot.img/core.img from the image's grub-pc-bin (made with grub-mkimage -O i386-pc)"
+        )
+    )]
+    GrubBios {
+        /// What is wrong.
+        reason: String,
+    },
     /// The ESP partition is too small for the FAT variant.
     #[error(
         "the ESP of {size} bytes is too small for {kind} at {sector_size}-byte sectors (needs at least {needed} bytes)"

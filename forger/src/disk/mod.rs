@@ -1,6 +1,6 @@
 //! The disk layer: a checked partition [`Layout`], the GPT written with the `gpt` crate,
-//! filesystems written straight into their partitions' byte ranges, optional illumos BIOS
-//! boot blocks, and the output as a sparse raw file or our own QCOW2 v3.
+//! filesystems written straight into their partitions' byte ranges, optional BIOS boot blocks
+//! (illumos or GRUB), and the output as a sparse raw file or our own QCOW2 v3.
 //!
 //! [`write()`] is the one entry point. It checks everything it can first (partition indexes,
 //! boot blocks), assembles the disk in a sparse temporary file next to the output, converts
@@ -10,6 +10,7 @@
 mod bios;
 mod error;
 mod gpt;
+mod grub_bios;
 pub mod layout;
 mod qcow2;
 mod raw;
@@ -22,6 +23,10 @@ pub use bios::{
     STAGE2_OFFSET, multiboot_header,
 };
 pub use error::Error;
+pub use grub_bios::{
+    BOOT_DRIVE, BOOT_DRIVE_CHECK, BOOT_KERNEL_SECTOR, CORE_BLOCKLIST, CORE_LOAD_SEGMENT,
+    GrubBiosBoot,
+};
 pub use layout::{Layout, Partition, PartitionSpec, Size, types};
 pub use qcow2::{Compression, Qcow2Stats};
 pub use raw::PartitionDevice;
@@ -67,6 +72,8 @@ pub struct WriteOptions {
     pub format: Format,
     /// illumos BIOS boot blocks, if the image boots by BIOS.
     pub illumos_bios: Option<IllumosBiosBoot>,
+    /// GRUB's BIOS boot blocks, if a Linux image boots by BIOS.
+    pub grub_bios: Option<GrubBiosBoot>,
 }
 
 impl WriteOptions {
@@ -75,6 +82,7 @@ impl WriteOptions {
         WriteOptions {
             format,
             illumos_bios: None,
+            grub_bios: None,
         }
     }
 }
@@ -118,6 +126,9 @@ pub fn write(
         Some(b) => Some((b, b.load(tree, layout)?)),
         None => None,
     };
+    if let Some(g) = &options.grub_bios {
+        g.check(layout)?;
+    }
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -157,6 +168,9 @@ pub fn write(
         }
         if let Some((b, (pmbr, stage2))) = boot {
             b.install(file, &raw_path, layout, seed, pmbr, stage2)?;
+        }
+        if let Some(g) = &options.grub_bios {
+            g.install(file, &raw_path, layout)?;
         }
         file.sync_data().map_err(Error::io(&raw_path, 0))?;
     }

@@ -107,17 +107,22 @@ pub struct DiskTarget {
     pub compression: Option<Compression>,
 }
 
-/// How the disk boots.
+/// How the disk boots. On Linux (ext4) disks every GRUB variant is linked by the build
+/// host's `grub-mkimage` from the image's own GRUB modules (no chroot, no NVRAM); the image
+/// must install `grub-efi-amd64-bin` for UEFI GRUB and `grub-pc-bin` for BIOS GRUB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Bootloader {
-    /// UEFI: the distribution's EFI loader on the ESP (illumos loader, or systemd-boot).
+    /// UEFI: the distribution's EFI loader on the ESP (illumos loader, or systemd-boot from
+    /// `systemd-boot-efi` on Linux).
     Uefi,
-    /// Legacy BIOS only.
+    /// Legacy BIOS only (illumos `pmbr`/`gptzfsboot`; on Linux GRUB's `boot.img` and
+    /// `core.img` in a 1 MiB BIOS boot partition).
     Bios,
-    /// UEFI and BIOS on one disk.
+    /// UEFI and BIOS on one disk (on Linux: GRUB for both).
     Both,
-    /// GRUB's EFI build (Linux only; the earlier tool's `grub`/`grub-efi-amd64-bin`).
+    /// GRUB's EFI build at `EFI/BOOT/BOOTX64.EFI` (Linux only; the earlier tool's
+    /// `grub`/`grub-efi-amd64-bin`).
     Grub,
 }
 

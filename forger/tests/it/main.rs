@@ -9,6 +9,7 @@ mod archive;
 mod disk;
 mod dsl;
 mod ext4;
+mod grub;
 mod illumos;
 mod ips;
 mod ips_fixture;
