@@ -23,24 +23,35 @@ pub(super) fn save(tree: &StagingTree, dir: &Path) -> Result<(), Error> {
 /// Verifies the entry in `dir` and materialises it as a staging tree at `root`; `None` when
 /// the entry does not match its digest.
 pub(super) fn load(dir: &Path, root: &Path) -> Result<Option<StagingTree>, Error> {
-    let manifest_path = dir.join("manifest.json");
-    let Ok(bytes) = fs::read(&manifest_path) else {
-        return Ok(None);
-    };
-    let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
+    let Some(manifest) = checked_manifest(dir)? else {
         return Ok(None);
     };
     let files = dir.join("tree");
-    let expected = fs::read_to_string(dir.join("digest")).map_err(Error::io(dir))?;
-    match digest(&bytes, &manifest, &files) {
-        Ok(d) if d == expected.trim() => {}
-        _ => return Ok(None),
-    }
     if root.exists() {
         fs::remove_dir_all(root).map_err(Error::io(root))?;
     }
     link_tree(&manifest, &files, root)?;
     Ok(Some(StagingTree::open(root, manifest)))
+}
+
+/// True when the entry in `dir` matches its digest.
+pub(super) fn verify(dir: &Path) -> Result<bool, Error> {
+    Ok(checked_manifest(dir)?.is_some())
+}
+
+/// The entry's manifest, when the entry matches its digest.
+fn checked_manifest(dir: &Path) -> Result<Option<Manifest>, Error> {
+    let Ok(bytes) = fs::read(dir.join("manifest.json")) else {
+        return Ok(None);
+    };
+    let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
+        return Ok(None);
+    };
+    let expected = fs::read_to_string(dir.join("digest")).map_err(Error::io(dir))?;
+    match digest(&bytes, &manifest, &dir.join("tree")) {
+        Ok(d) if d == expected.trim() => Ok(Some(manifest)),
+        _ => Ok(None),
+    }
 }
 
 /// `sha256:<hex>` of a file's bytes.
