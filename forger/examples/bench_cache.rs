@@ -85,9 +85,10 @@ fn timed_build(
 }
 
 fn main() {
-    let work = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-cache")
-    });
+    let work = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-cache"));
     let debs = work.join("apt-archives");
     let run = work.join("run");
     if run.exists() {
@@ -142,11 +143,7 @@ fn main() {
                 |d| format!("{:.1}", d.as_secs_f64()),
             )
         };
-        println!(
-            "{name:<20} {:>10} {:>10}",
-            secs(&cold_rec),
-            secs(&warm_rec)
-        );
+        println!("{name:<20} {:>10} {:>10}", secs(&cold_rec), secs(&warm_rec));
     }
     println!(
         "{:<20} {:>10.1} {:>10.1}   warm/cold = {:.1}%",

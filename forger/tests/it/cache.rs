@@ -73,14 +73,28 @@ fn repo(root: &Path, extra: bool) {
                 "",
                 b"root:x:0:0::/root:/bin/sh\n",
             ),
-            file("etc/group", "0644", "root", "sys", "", b"root::0:\nsys::3:\n"),
+            file(
+                "etc/group",
+                "0644",
+                "root",
+                "sys",
+                "",
+                b"root::0:\nbin::2:\nsys::3:\n",
+            ),
         ],
     );
     r.add(
         "tools",
         &format!("2.0,5.11-0:{TS}"),
         vec![
-            file("usr/bin/tool", "0555", "root", "bin", "", b"#!/bin/sh\necho tool\n"),
+            file(
+                "usr/bin/tool",
+                "0555",
+                "root",
+                "bin",
+                "",
+                b"#!/bin/sh\necho tool\n",
+            ),
             raw("depend fmri=base type=require"),
         ],
     );
@@ -217,7 +231,11 @@ fn cache_same_inputs_hit_and_an_overlay_byte_reruns_only_overlays_and_targets() 
 
     std::fs::write(s.path("spec/motd"), "hellO\n").unwrap();
     let (changed, third) = s.build(&img, "out3");
-    assert_eq!(changed.lookup("overlays"), Some(Lookup::Miss), "{changed:?}");
+    assert_eq!(
+        changed.lookup("overlays"),
+        Some(Lookup::Miss),
+        "{changed:?}"
+    );
     assert_eq!(changed.lookup("payload"), Some(Lookup::Hit), "{changed:?}");
     assert!(!changed.ran("payload"), "{changed:?}");
     assert!(changed.ran("overlays"), "{changed:?}");
@@ -289,9 +307,20 @@ fn cache_corrupt_entries_are_detected_rebuilt_and_identical() {
     assert_eq!(flipped, 4, "payload, overlays and two outputs are stored");
 
     let (rebuilt, second) = s.build(&img, "out2");
-    assert_eq!(rebuilt.lookup("overlays"), Some(Lookup::Corrupt), "{rebuilt:?}");
-    assert_eq!(rebuilt.lookup("payload"), Some(Lookup::Corrupt), "{rebuilt:?}");
-    assert!(rebuilt.ran("payload") && rebuilt.ran("overlays"), "{rebuilt:?}");
+    assert_eq!(
+        rebuilt.lookup("overlays"),
+        Some(Lookup::Corrupt),
+        "{rebuilt:?}"
+    );
+    assert_eq!(
+        rebuilt.lookup("payload"),
+        Some(Lookup::Corrupt),
+        "{rebuilt:?}"
+    );
+    assert!(
+        rebuilt.ran("payload") && rebuilt.ran("overlays"),
+        "{rebuilt:?}"
+    );
     assert_eq!(first, second);
 
     let (warm, third) = s.build(&img, "out3");
