@@ -20,29 +20,45 @@ use forger::cache::{Cache, Lookup};
 use forger::model::{FileOverlay, Fragment, Overlay, OverlaySet};
 use forger::plan::PlanOptions;
 
-/// Stage timings and cache lookups of one build.
-#[derive(Default)]
+/// Stage timings and cache lookups of one build. Every event is logged with the time
+/// since the build started, so the gaps between events show where time outside the stages
+/// goes (snapshot fetch before the first lookup, restoring and storing entries).
 struct Record {
+    start: Instant,
     stages: BTreeMap<String, Duration>,
     lookups: BTreeMap<String, Lookup>,
 }
 
+impl Record {
+    fn new() -> Self {
+        Record {
+            start: Instant::now(),
+            stages: BTreeMap::new(),
+            lookups: BTreeMap::new(),
+        }
+    }
+
+    fn log(&self, line: &str) {
+        eprintln!("  [{:7.1}s] {line}", self.start.elapsed().as_secs_f64());
+    }
+}
+
 impl Events for Record {
     fn stage_start(&mut self, stage: &str, detail: &str) {
-        eprintln!("  … {stage} ({detail})");
+        self.log(&format!("start {stage} ({detail})"));
     }
     fn stage_done(&mut self, stage: &str, elapsed: Duration) {
-        eprintln!("  ✓ {stage} {:.1}s", elapsed.as_secs_f64());
+        self.log(&format!("done  {stage} {:.1}s", elapsed.as_secs_f64()));
         self.stages.insert(stage.to_owned(), elapsed);
     }
     fn warning(&mut self, code: &str, message: &str) {
-        eprintln!("  warning[{code}]: {message}");
+        self.log(&format!("warning[{code}]: {message}"));
     }
     fn output(&mut self, target: &str, path: &Path) {
-        eprintln!("  {target}: {}", path.display());
+        self.log(&format!("output {target}: {}", path.display()));
     }
     fn cache(&mut self, stage: &str, lookup: Lookup) {
-        eprintln!("  cache {stage}: {}", lookup.label());
+        self.log(&format!("cache {stage}: {}", lookup.label()));
         self.lookups.insert(stage.to_owned(), lookup);
     }
 }
@@ -78,10 +94,9 @@ fn timed_build(
         cache: Some(cache.clone()),
         ..Default::default()
     };
-    let mut record = Record::default();
-    let start = Instant::now();
+    let mut record = Record::new();
     let report = build(image, &options, &mut record).unwrap_or_else(|e| panic!("build: {e:?}"));
-    (start.elapsed(), record, report)
+    (record.start.elapsed(), record, report)
 }
 
 fn main() {
