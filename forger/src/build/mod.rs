@@ -35,6 +35,8 @@ pub struct BuildOptions {
     pub cache: Option<Cache>,
     /// Registry options for targets with `push-to` (auth file, insecure hosts, chunk size).
     pub push: crate::oci::PushOptions,
+    /// Which IPS client installs IPS packages.
+    pub ips_client: crate::payload::ips::IpsClient,
 }
 
 /// One finished output.
@@ -81,7 +83,7 @@ pub fn build(
     let plan = check(image, &options.plan)?;
     let payload = match &options.rootfs {
         Some(path) => Payload::rootfs(path)?,
-        None => outputs::package_payload(&plan, options.cache.as_ref())?,
+        None => outputs::package_payload(&plan, options.cache.as_ref(), options.ips_client)?,
     };
     let (plan, cache) = keyed_plan(plan, &payload, options, events)?;
     if options.output_name.is_some() && plan.targets.len() != 1 {

@@ -15,7 +15,7 @@ use crate::illumos::{self, FinishOptions};
 use crate::model::{Bootloader, DiskTarget, Family, FsKind, Target, TargetKind};
 use crate::oci::{self, ArtifactKind, ArtifactMeta, ImageConfig, LayoutOptions};
 use crate::payload::apt::{AptMirror, AptPayload};
-use crate::payload::ips::{self, IpsPayload};
+use crate::payload::ips::{self, IpsClient, IpsPayload, SystemPkg};
 use crate::payload::{self, Payload, PayloadSource};
 use crate::plan::Plan;
 use crate::seed::Seed;
@@ -23,7 +23,11 @@ use crate::stage::{StagingTree, Warning};
 
 /// The package installer for the plan's distribution; `.deb` files are kept in the stage
 /// cache's `apt-archives` directory across builds.
-pub(crate) fn package_payload(plan: &Plan, cache: Option<&Cache>) -> crate::Result<Payload> {
+pub(crate) fn package_payload(
+    plan: &Plan,
+    cache: Option<&Cache>,
+    ips_client: IpsClient,
+) -> crate::Result<Payload> {
     match plan.distro.family() {
         Family::Apt => {
             let mut apt = AptPayload::for_distro(&plan.distro.to_string())?;
@@ -62,7 +66,7 @@ pub(crate) fn package_payload(plan: &Plan, cache: Option<&Cache>) -> crate::Resu
                 }
                 .into());
             }
-            Ok(Payload::custom(IpsPayload {
+            let request = IpsPayload {
                 publishers: plan
                     .repositories
                     .publishers
@@ -94,7 +98,19 @@ pub(crate) fn package_payload(plan: &Plan, cache: Option<&Cache>) -> crate::Resu
                 source_date_epoch: plan.epoch,
                 seed: Seed::for_target(&plan.metadata.name, &plan.metadata.version, "payload"),
                 ..IpsPayload::default()
-            }))
+            };
+            Ok(match ips_client.program().map_err(payload_error)? {
+                None => Payload::custom(request),
+                Some(program) => Payload::custom(SystemPkg {
+                    program,
+                    request,
+                    approve_ca_certs: plan
+                        .certificates
+                        .iter()
+                        .map(|c| (c.publisher.clone(), c.certfile.clone()))
+                        .collect(),
+                }),
+            })
         }
     }
 }
@@ -121,6 +137,33 @@ impl PayloadSource for IpsPayload {
             .map_err(|e| payload::Error::Installer(Box::new(e.into())))?;
         Ok(())
     }
+}
+
+impl PayloadSource for SystemPkg {
+    fn describe(&self) -> String {
+        format!(
+            "pkg install from {} publisher(s) ({} packages)",
+            self.request.publishers.len(),
+            self.request.packages.len()
+        )
+    }
+
+    /// The same request as the native client's, installed by another program.
+    fn fingerprint(&self) -> Result<String, payload::Error> {
+        Ok(format!(
+            "pkg({})",
+            PayloadSource::fingerprint(&self.request)?
+        ))
+    }
+
+    fn install(&self, tree: &mut StagingTree) -> Result<(), payload::Error> {
+        SystemPkg::install(self, tree).map_err(payload_error)?;
+        Ok(())
+    }
+}
+
+fn payload_error(e: ips::Error) -> payload::Error {
+    payload::Error::Installer(Box::new(e.into()))
 }
 
 impl PayloadSource for AptPayload {

@@ -113,6 +113,9 @@ pub enum Command {
         /// Use this directory or tarball as the root file system instead of installing packages.
         #[arg(long, value_name = "PATH")]
         rootfs: Option<PathBuf>,
+        /// IPS installer: the host's pkg(1) (illumos), Forger's native client, or auto.
+        #[arg(long, value_enum, default_value_t, value_name = "CLIENT")]
+        ips_client: crate::payload::ips::IpsClient,
         #[command(flatten)]
         cache: CacheArgs,
         #[command(flatten)]
@@ -154,6 +157,8 @@ pub enum Command {
         json: bool,
     },
     /// Push a built output: an OCI layout as an image, or a file as an artifact.
+    // `--version` here is the artifact's version, not forger's.
+    #[command(disable_version_flag = true)]
     Push {
         /// The OCI layout directory, QCOW2 file or tarball.
         #[arg(long, value_name = "PATH")]
@@ -170,6 +175,15 @@ pub enum Command {
         /// Artifact config: image version.
         #[arg(long, value_name = "VERSION", default_value = "0")]
         version: String,
+        /// Artifact config: the image's operating system (`illumos` for OmniOS disks).
+        #[arg(long, value_name = "OS", default_value = "linux")]
+        os: String,
+        /// Artifact config: the image's CPU architecture (OCI names: amd64, arm64, …).
+        #[arg(long = "arch", value_name = "ARCH", default_value = "amd64")]
+        architecture: String,
+        /// Artifact config: a description.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        description: String,
         #[command(flatten)]
         registry: RegistryArgs,
     },
@@ -194,5 +208,17 @@ impl Command {
             | Command::Plan { source, .. } => Some(source),
             Command::Cache { .. } | Command::Push { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks argument definitions only when a command is parsed in a debug build; this
+    /// checks every subcommand at once (a clash once made `push --version` unusable).
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -68,6 +68,7 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
             skip_push,
             output_name,
             rootfs,
+            ips_client,
             cache,
             registry,
             ..
@@ -91,6 +92,7 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
                     })
                 }),
                 push: push_options(registry),
+                ips_client: *ips_client,
             };
             let report = build::build(image, &options, reporter)?;
             reporter.result(
@@ -158,6 +160,9 @@ fn standalone(command: &Command, reporter: &mut Reporter) -> crate::Result<()> {
         artifact,
         name,
         version,
+        os,
+        architecture,
+        description,
         registry,
     } = command
     {
@@ -177,9 +182,9 @@ fn standalone(command: &Command, reporter: &mut Reporter) -> crate::Result<()> {
                     .clone()
                     .unwrap_or_else(|| file_name.split('.').next().unwrap_or("image").to_owned()),
                 version: version.clone(),
-                architecture: "amd64".to_owned(),
-                os: "linux".to_owned(),
-                description: String::new(),
+                architecture: architecture.clone(),
+                os: os.clone(),
+                description: description.clone(),
                 kind,
             };
             crate::oci::push_artifact(image, reference, &meta, &options)?

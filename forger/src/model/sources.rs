@@ -115,15 +115,17 @@ pub struct Package(String);
 
 impl Package {
     /// A package from a name given in code (the `image!` macro checks literal names at compile
-    /// time and calls this). Panics on an empty name or one with whitespace, a programming
-    /// error; parse user input with `str::parse`.
+    /// time and calls this for `{expr}` names too). The name is checked by
+    /// [`Image::validate`](super::Image::validate), which reports it with every other problem
+    /// rather than panicking in the middle of building the model; parse user input with
+    /// `str::parse` to fail at once.
     pub fn new(name: impl Into<String>) -> Self {
-        let name = name.into();
-        assert!(
-            !name.is_empty() && !name.chars().any(char::is_whitespace),
-            "package name `{name}` is empty or has whitespace"
-        );
-        Package(name)
+        Package(name.into())
+    }
+
+    /// Whether the name can name a package: non-empty, without whitespace.
+    pub fn is_valid(&self) -> bool {
+        valid_package_name(&self.0)
     }
 
     /// The name as written.
@@ -135,7 +137,7 @@ impl Package {
 impl FromStr for Package {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.is_empty() || s.chars().any(char::is_whitespace) {
+        if !valid_package_name(s) {
             return Err(Error::BadKeyword {
                 what: "package name",
                 value: s.to_owned(),
@@ -144,6 +146,10 @@ impl FromStr for Package {
         }
         Ok(Package(s.to_owned()))
     }
+}
+
+fn valid_package_name(s: &str) -> bool {
+    !s.is_empty() && !s.chars().any(char::is_whitespace)
 }
 
 impl fmt::Display for Package {

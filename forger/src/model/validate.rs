@@ -205,6 +205,15 @@ impl Fragment {
                 "use publisher for illumos distributions",
             ));
         }
+        for p in self.packages.iter().flat_map(|set| &set.packages) {
+            if !p.is_valid() {
+                out.push(Problem::new(
+                    format!("{prefix}packages"),
+                    format!("`{p}` is not a package name"),
+                    "give a package name or FMRI without spaces, e.g. \"openssh-server\"",
+                ));
+            }
+        }
         for (i, set) in self.overlays.iter().enumerate() {
             for action in &set.actions {
                 let (what, paths): (&str, Vec<&str>) = match action {

@@ -249,3 +249,24 @@ fn dsl_debian_example_is_valid() {
     let kinds: Vec<_> = image.targets.iter().map(|t| t.kind.keyword()).collect();
     assert_eq!(kinds, ["qcow2", "artifact"]);
 }
+
+/// A package name computed at run time (`{expr}`) cannot be checked by the compiler; a bad one
+/// is reported by validation with the other problems, not by a panic.
+#[test]
+fn dsl_bad_runtime_package_name_is_a_validation_problem() {
+    let from_env = "open ssh".to_owned();
+    let image = forger::image! {
+        metadata name="x" version="1"
+        distro "debian-12"
+        packages {
+            package {from_env.clone()}
+            package {String::new()}
+        }
+    };
+    let report = format!("{:?}", miette::Report::new(image.validate().unwrap_err()));
+    assert!(
+        report.contains("`open ssh` is not a package name"),
+        "{report}"
+    );
+    assert!(report.contains("`` is not a package name"), "{report}");
+}

@@ -13,6 +13,7 @@ mod ext4;
 mod illumos;
 mod ips;
 mod ips_fixture;
+mod ips_pkg;
 mod linux_boot;
 mod oci;
 mod omnios;

@@ -166,6 +166,7 @@ fn omnios_fixture_repo_to_a_zfs_disk_that_zdb_and_isoinfo_accept() {
         rootfs: None,
         cache: None,
         push: Default::default(),
+        ips_client: forger::payload::ips::IpsClient::Native,
     };
     let report = build(&image(&repo_dir, &files), &options, &mut NoEvents)
         .unwrap_or_else(|e| panic!("{e:?}"));

@@ -652,3 +652,56 @@ fn tarball_artifact_from_archive_round_trips() {
     let list = run_ok(Command::new("tar").arg("-tzf").arg(&back));
     assert!(list.lines().any(|l| l == "./usr/bin/tool-alias"), "{list}");
 }
+
+#[test]
+fn cli_push_artifact_carries_the_os_and_architecture_it_is_given() {
+    use clap::Parser;
+    let reg = Registry::start(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let q = qcow2_file(tmp.path(), 1);
+    let reference = reg.reference("omnios/disk:1.0");
+    let cli = forger::cli::Cli::parse_from([
+        "forger",
+        "--output",
+        "quiet",
+        "push",
+        "--image",
+        q.to_str().unwrap(),
+        "--reference",
+        &reference,
+        "--artifact",
+        "--name",
+        "omnios-disk",
+        "--version",
+        "1.0",
+        "--os",
+        "illumos",
+        "--arch",
+        "amd64",
+        "--description",
+        "an OmniOS disk",
+    ]);
+    forger::cli::run_cli(cli, |_| unreachable!("push needs no image")).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&skopeo_raw(&reference, None)).unwrap();
+    let cfg = run_ok(Command::new("curl").arg("-fsS").arg(format!(
+        "http://{}/v2/omnios/disk/blobs/{}",
+        reg.addr,
+        m["config"]["digest"].as_str().unwrap()
+    )));
+    let cfg: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    assert_eq!(
+        (
+            &cfg["name"],
+            &cfg["version"],
+            &cfg["os"],
+            &cfg["architecture"]
+        ),
+        (
+            &"omnios-disk".into(),
+            &"1.0".into(),
+            &"illumos".into(),
+            &"amd64".into()
+        )
+    );
+    assert_eq!(cfg["description"], "an OmniOS disk");
+}

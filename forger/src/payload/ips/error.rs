@@ -326,6 +326,53 @@ pub enum Error {
         /// Package.
         fmri: String,
     },
+    /// `--ips-client pkg` on a host without `pkg(1)`.
+    #[error("`pkg` was asked for, but there is no `pkg` program on PATH")]
+    #[diagnostic(
+        code(forger::ips::pkg_missing),
+        help("pkg(1) exists on illumos hosts; elsewhere use `--ips-client native` (the default)")
+    )]
+    PkgMissing,
+    /// An install request without any publisher.
+    #[error("the IPS install has no publisher")]
+    #[diagnostic(
+        code(forger::ips::no_publisher),
+        help("add `publisher name=\"…\" origin=\"…\"` to repositories")
+    )]
+    NoPublisher,
+    /// `pkg` could not be started.
+    #[error("cannot run `{}`", program.display())]
+    #[diagnostic(code(forger::ips::pkg_spawn))]
+    PkgSpawn {
+        /// The program.
+        program: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `pkg` exited with an error.
+    #[error("`{command}` failed ({status}): {stderr}")]
+    #[diagnostic(
+        code(forger::ips::pkg_failed),
+        help("pkg's own message is above; `--ips-client native` uses Forger's client instead")
+    )]
+    PkgFailed {
+        /// The pkg command line (no secrets: certificates are passed as paths).
+        command: String,
+        /// `exit N` or `a signal`.
+        status: String,
+        /// pkg's standard error.
+        stderr: String,
+    },
+    /// The image pkg made lacks what an image-format-4 image holds.
+    #[error("pkg's image is unreadable at `{}`: {reason}", path.display())]
+    #[diagnostic(code(forger::ips::pkg_image))]
+    PkgImage {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The staging tree refused an operation.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -532,7 +532,7 @@ const SYSTEM_GROUPS: [(&str, u32); 8] = [
 ];
 
 /// Sets uid/gid of every recorded path from the image's own passwd/group.
-fn resolve_owners(tree: &mut StagingTree, owners: &OwnerNames) -> Result<(), Error> {
+pub(super) fn resolve_owners(tree: &mut StagingTree, owners: &OwnerNames) -> Result<(), Error> {
     let (mut users, mut groups) = id_maps(tree)?;
     if users.is_empty() {
         users = SYSTEM_USERS

@@ -41,6 +41,7 @@ mod image;
 mod install;
 mod origin;
 mod resolve;
+mod system_pkg;
 mod textfile;
 mod users;
 mod varcet;
@@ -62,5 +63,6 @@ pub use image::{
 pub use install::{IMAGE_META, InstallCounts, Mediation, PackageContent};
 pub use origin::{ClientCert, Origin, TlsSettings};
 pub use resolve::{Resolution, resolve};
+pub use system_pkg::{IpsClient, SystemPkg};
 pub use varcet::Varcets;
 pub use version::{DEFAULT_BUILD_RELEASE, DotSequence, Version};
