@@ -248,3 +248,45 @@ fn inside(dir: &Path, rel: &Path) -> Option<PathBuf> {
         .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
         .then(|| dir.join(rel))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar holding one regular file named `name` (written raw, so `..` gets through).
+    fn tar_with(dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join("entry.tar");
+        let mut h = header(tar::EntryType::Regular, 3);
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        let mut b = tar::Builder::new(fs::File::create(&path).unwrap());
+        b.append(&h, &b"abc"[..]).unwrap();
+        b.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn unpack_refuses_paths_that_leave_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let into = dir.path().join("entry");
+        fs::create_dir(&into).unwrap();
+        let err = unpack(&tar_with(dir.path(), "tree/../../evil"), &into).unwrap_err();
+        assert!(err.to_string().contains("unsafe path"), "{err}");
+        assert!(!dir.path().join("evil").exists());
+
+        unpack(&tar_with(dir.path(), "tree/ok"), &into).unwrap();
+        assert_eq!(fs::read(into.join("tree/ok")).unwrap(), b"abc");
+    }
+
+    #[test]
+    fn references_are_tagged_by_kind_and_hash() {
+        assert_eq!(
+            reference("127.0.0.1:5000/forger-cache/", Kind::Stage, "ab12"),
+            "127.0.0.1:5000/forger-cache:stage-ab12"
+        );
+        assert_eq!(
+            reference("r.example/c", Kind::Output, "ff"),
+            "r.example/c:output-ff"
+        );
+    }
+}
