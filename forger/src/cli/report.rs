@@ -129,9 +129,11 @@ impl Events for Reporter {
                     Lookup::Miss => ("miss", None),
                     Lookup::Corrupt => ("corrupt", None),
                 };
-                Self::json(
-                    json!({"event": "cache", "stage": stage, "result": result, "from": from}),
-                )
+                let mut event = json!({"event": "cache", "stage": stage, "result": result});
+                if let Some(from) = from {
+                    event["from"] = json!(from);
+                }
+                Self::json(event)
             }
             OutputMode::Quiet => {}
         }
