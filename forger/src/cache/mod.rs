@@ -80,6 +80,7 @@ pub struct EntryInfo {
 pub struct Cache {
     dir: PathBuf,
     registry: Option<Registry>,
+    known: tree::Known,
 }
 
 impl Cache {
@@ -88,6 +89,7 @@ impl Cache {
         Cache {
             dir: dir.into(),
             registry: None,
+            known: tree::Known::default(),
         }
     }
 
@@ -135,7 +137,7 @@ impl Cache {
             }
             found = Lookup::RegistryHit;
         }
-        match tree::load(&entry, root)? {
+        match tree::load(&entry, root, &self.known)? {
             Some(tree) => {
                 touch(&entry);
                 Ok((found, Some(tree)))
@@ -154,7 +156,7 @@ impl Cache {
             return Ok(());
         }
         let tmp = temp_sibling(&entry)?;
-        tree::save(tree, &tmp)?;
+        tree::save(tree, &tmp, &self.known)?;
         publish(&tmp, &entry)
     }
 
