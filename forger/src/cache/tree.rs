@@ -19,7 +19,10 @@ use crate::stage::{EntryKind, Manifest, StagingTree};
 /// need not read those bytes again (1.5 GB for a Debian image). Only storing trusts it;
 /// restoring always reads every byte, so a file changed in place is still caught there.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Known(Arc<Mutex<HashMap<(u64, u64, u64, i64, i64), String>>>);
+pub(super) struct Known(Arc<Mutex<HashMap<FileId, String>>>);
+
+/// Device, inode, size, mtime seconds and nanoseconds.
+type FileId = (u64, u64, u64, i64, i64);
 
 impl Known {
     /// The file's digest; a remembered one only when `trust` is set.
