@@ -12,7 +12,7 @@ use std::time::Instant;
 pub use error::Error;
 pub use events::{Events, NoEvents};
 
-use crate::cache::{Cache, Lookup};
+use crate::cache::Cache;
 use crate::model::Image;
 use crate::payload::Payload;
 use crate::plan::{Plan, PlanOptions};
@@ -85,7 +85,7 @@ pub fn build(
         Some(path) => Payload::rootfs(path)?,
         None => outputs::package_payload(&plan, options.cache.as_ref(), options.ips_client)?,
     };
-    let plan = plan.with_payload_fingerprint(&payload.fingerprint()?);
+    let (plan, cache) = keyed_plan(plan, &payload, options, events)?;
     if options.output_name.is_some() && plan.targets.len() != 1 {
         return Err(Error::OutputNameAmbiguous {
             count: plan.targets.len(),
@@ -105,8 +105,6 @@ pub fn build(
     let overlays_hash = plan
         .stage_hash("overlays")
         .expect("plans have an overlays stage");
-    let cache = options.cache.as_ref();
-
     let mut tree = match lookup_tree(cache, overlays_hash, &tree_root, "overlays", events)? {
         Some(tree) => tree,
         None => {
@@ -157,7 +155,7 @@ pub fn build(
             Some(c) => {
                 let lookup = c.restore_output(hash, &dest)?;
                 events.cache(&stage, lookup);
-                lookup == Lookup::Hit
+                lookup.is_hit()
             }
             None => false,
         };
@@ -194,7 +192,46 @@ pub fn build(
             pushed,
         });
     }
+    if let Some(c) = cache.filter(|c| c.pushes()) {
+        let targets: Vec<&str> = plan
+            .stages
+            .iter()
+            .filter(|s| s.name.starts_with("target:"))
+            .map(|s| s.hash.as_str())
+            .collect();
+        let detail = format!("{} entries", 2 + targets.len());
+        timed(events, "cache-push", &detail, || {
+            c.push(&[payload_hash, overlays_hash], &targets)
+        })?;
+    }
     Ok(report)
+}
+
+/// The plan with its payload stage keyed by the payload's fingerprint (for package payloads,
+/// the package-set snapshot), and the cache to use. Without a cache nothing is fetched. A
+/// package snapshot that cannot be fetched turns the cache off for this build, with a
+/// warning: a hit could not be trusted, and the installer reports the real problem if the
+/// repositories are in fact unusable.
+fn keyed_plan<'a>(
+    plan: Plan,
+    payload: &Payload,
+    options: &'a BuildOptions,
+    events: &mut dyn Events,
+) -> crate::Result<(Plan, Option<&'a Cache>)> {
+    let Some(cache) = options.cache.as_ref() else {
+        return Ok((plan, None));
+    };
+    match payload.fingerprint() {
+        Ok(fingerprint) => Ok((plan.with_payload_fingerprint(&fingerprint), Some(cache))),
+        Err(e) if options.rootfs.is_none() => {
+            events.warning(
+                "cache-snapshot-unavailable",
+                &format!("{e}; building every stage without the stage cache"),
+            );
+            Ok((plan, None))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Outputs are written through temporary files, which are private (`0600`/`0700`); a

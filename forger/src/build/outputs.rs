@@ -125,9 +125,12 @@ impl PayloadSource for IpsPayload {
         )
     }
 
-    /// The plan already hashes publishers, incorporation, variants, facets and packages.
+    /// The plan hashes publishers, incorporation, variants, facets and packages; this adds
+    /// the catalogs' state ([`crate::cache::snapshot::ips`]).
     fn fingerprint(&self) -> Result<String, payload::Error> {
-        Ok("ips:native".to_owned())
+        let snapshot = crate::cache::snapshot::ips(&self.publishers, &self.ca_certs)
+            .map_err(|e| payload::Error::Installer(Box::new(e.into())))?;
+        Ok(format!("ips:native\n{snapshot}"))
     }
 
     fn install(&self, tree: &mut StagingTree) -> Result<(), payload::Error> {
@@ -173,9 +176,12 @@ impl PayloadSource for AptPayload {
         )
     }
 
-    /// The plan already hashes suite, mirrors and packages; this names the installer.
+    /// The plan hashes suite, mirrors and packages; this names the installer and adds the
+    /// mirrors' state ([`crate::cache::snapshot::apt`]).
     fn fingerprint(&self) -> Result<String, payload::Error> {
-        Ok(format!("apt:{}", self.variant.as_str()))
+        let snapshot = crate::cache::snapshot::apt(&self.mirrors)
+            .map_err(|e| payload::Error::Installer(Box::new(e.into())))?;
+        Ok(format!("apt:{}\n{snapshot}", self.variant.as_str()))
     }
 
     fn install(&self, tree: &mut StagingTree) -> Result<(), payload::Error> {

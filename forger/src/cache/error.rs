@@ -32,6 +32,50 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// The package-set snapshot of a payload cannot be read, so a cached payload cannot be
+    /// trusted to match what the repositories would install now.
+    #[error("stage cache: cannot read the package-set snapshot from {source_name}: {reason}")]
+    #[diagnostic(
+        code(forger::cache::snapshot),
+        help(
+            "check that the mirror or publisher is reachable; the build runs without the cache \
+             until it is"
+        )
+    )]
+    Snapshot {
+        /// The Release file or publisher that could not be read.
+        source_name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The cache registry could not be read or written.
+    #[error("stage cache: registry `{reference}` failed")]
+    #[diagnostic(
+        code(forger::cache::registry),
+        help(
+            "check the registry address and credentials (--auth-file, --insecure-registry), or \
+             build without --cache-from/--cache-to"
+        )
+    )]
+    Registry {
+        /// The entry's reference.
+        reference: String,
+        /// The cause.
+        #[source]
+        source: Box<crate::oci::Error>,
+    },
+    /// An entry pulled from the cache registry is not a valid entry.
+    #[error("stage cache: registry entry `{reference}` is invalid: {reason}")]
+    #[diagnostic(
+        code(forger::cache::registry_entry),
+        help("push the entry again with --cache-to, or build without --cache-from")
+    )]
+    RegistryEntry {
+        /// The entry's reference.
+        reference: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Staging the restored tree failed.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -12,8 +12,12 @@
 //! one machine never see half an entry; the loser of a race discards its copy. Every hit is
 //! verified against its digest first; a corrupt entry is removed and reported as a miss.
 //! Each use touches the entry, and [`Cache::prune`] evicts least recently used entries.
+//! With a [`Registry`], a local miss is looked up in an OCI registry before the stage runs,
+//! and [`Cache::push`] shares a build's entries there.
 
 mod error;
+mod registry;
+pub mod snapshot;
 mod tree;
 
 use std::fs;
@@ -21,6 +25,9 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 pub use error::Error;
+pub use registry::Registry;
+
+use registry::Kind;
 
 use crate::stage::StagingTree;
 
@@ -30,10 +37,29 @@ use crate::stage::StagingTree;
 pub enum Lookup {
     /// The entry was present and verified.
     Hit,
+    /// The entry was pulled from the cache registry and verified.
+    RegistryHit,
     /// No entry.
     Miss,
     /// An entry was present but failed verification; it was removed.
     Corrupt,
+}
+
+impl Lookup {
+    /// True for a local or registry hit.
+    pub fn is_hit(self) -> bool {
+        matches!(self, Lookup::Hit | Lookup::RegistryHit)
+    }
+
+    /// `hit`, `hit (registry)`, `miss` or `corrupt`, for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Lookup::Hit => "hit",
+            Lookup::RegistryHit => "hit (registry)",
+            Lookup::Miss => "miss",
+            Lookup::Corrupt => "corrupt",
+        }
+    }
 }
 
 /// One entry, as `forger cache ls` shows it.
@@ -53,12 +79,24 @@ pub struct EntryInfo {
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,
+    registry: Option<Registry>,
+    known: tree::Known,
 }
 
 impl Cache {
     /// The cache at `dir` (created on first store).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Cache { dir: dir.into() }
+        Cache {
+            dir: dir.into(),
+            registry: None,
+            known: tree::Known::default(),
+        }
+    }
+
+    /// The same cache, shared through `registry`.
+    pub fn with_registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     /// `$XDG_CACHE_HOME/forger`, else `~/.cache/forger`, else `.forger-cache`.
@@ -92,13 +130,17 @@ impl Cache {
         root: &Path,
     ) -> Result<(Lookup, Option<StagingTree>), Error> {
         let entry = self.stage_dir(hash);
+        let mut found = Lookup::Hit;
         if !entry.join("digest").is_file() {
-            return Ok((Lookup::Miss, None));
+            if !self.pull(Kind::Stage, hash, &entry, "")? {
+                return Ok((Lookup::Miss, None));
+            }
+            found = Lookup::RegistryHit;
         }
-        match tree::load(&entry, root)? {
+        match tree::load(&entry, root, &self.known)? {
             Some(tree) => {
                 touch(&entry);
-                Ok((Lookup::Hit, Some(tree)))
+                Ok((found, Some(tree)))
             }
             None => {
                 remove_entry(&entry)?;
@@ -114,13 +156,21 @@ impl Cache {
             return Ok(());
         }
         let tmp = temp_sibling(&entry)?;
-        tree::save(tree, &tmp)?;
+        tree::save(tree, &tmp, &self.known)?;
         publish(&tmp, &entry)
     }
 
     /// Copies the output stored under `hash` to `dest` (hard link when possible).
     pub fn restore_output(&self, hash: &str, dest: &Path) -> Result<Lookup, Error> {
         let entry = self.output_dir(hash);
+        let mut found = Lookup::Hit;
+        if !entry.join(".digest").is_file() {
+            let name = dest.file_name().unwrap_or_default().to_string_lossy();
+            if !self.pull(Kind::Output, hash, &entry, &name)? {
+                return Ok(Lookup::Miss);
+            }
+            found = Lookup::RegistryHit;
+        }
         let (Some(file), Ok(digest)) = (
             single_file(&entry),
             fs::read_to_string(entry.join(".digest")),
@@ -137,7 +187,49 @@ impl Cache {
         }
         fs::rename(&partial, dest).map_err(Error::io(dest))?;
         touch(&entry);
-        Ok(Lookup::Hit)
+        Ok(found)
+    }
+
+    /// Pulls a missing entry from the registry into `entry`; false when there is none.
+    fn pull(&self, kind: Kind, hash: &str, entry: &Path, name: &str) -> Result<bool, Error> {
+        let Some(registry) = self.registry.as_ref().filter(|r| r.pull_from.is_some()) else {
+            return Ok(false);
+        };
+        let tmp = temp_sibling(entry)?;
+        match registry.pull(kind, key(hash), &tmp, name) {
+            Ok(true) => publish(&tmp, entry).map(|()| true),
+            other => {
+                remove_entry(&tmp)?;
+                other
+            }
+        }
+    }
+
+    /// Pushes the entries of these stage trees and outputs to the registry's `push_to`
+    /// (entries missing locally are skipped); returns how many were pushed.
+    pub fn push(&self, trees: &[&str], outputs: &[&str]) -> Result<usize, Error> {
+        let Some(registry) = self.registry.as_ref().filter(|r| r.push_to.is_some()) else {
+            return Ok(0);
+        };
+        let mut pushed = 0;
+        for (kind, hashes) in [(Kind::Stage, trees), (Kind::Output, outputs)] {
+            for hash in hashes {
+                let entry = match kind {
+                    Kind::Stage => self.stage_dir(hash),
+                    Kind::Output => self.output_dir(hash),
+                };
+                if entry.is_dir() {
+                    registry.push(kind, key(hash), &entry)?;
+                    pushed += 1;
+                }
+            }
+        }
+        Ok(pushed)
+    }
+
+    /// True when a registry is set to push to.
+    pub fn pushes(&self) -> bool {
+        self.registry.as_ref().is_some_and(|r| r.push_to.is_some())
     }
 
     /// Stores the finished output file `path` under `hash`.

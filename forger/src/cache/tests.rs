@@ -135,3 +135,39 @@ fn prune_evicts_least_recently_used_first() {
     assert_eq!(evicted[0].hash, "01");
     assert_eq!(cache.list().unwrap().len(), 2);
 }
+
+#[test]
+fn a_tree_stored_after_a_restore_is_valid_and_later_changes_are_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path().join("cache"));
+    cache.store_tree("sha256:aa", &tree(dir.path())).unwrap();
+    let (_, restored) = cache
+        .restore_tree("sha256:aa", &dir.path().join("r1"))
+        .unwrap();
+    let mut next = restored.unwrap();
+    next.write_file(
+        &StagePath::new("/etc/motd").unwrap(),
+        &mut &b"hi\n"[..],
+        Entry::file(0, 0, 0o644),
+    )
+    .unwrap();
+    // Most files are shared with entry `aa` by hard link; their digests are remembered.
+    cache.store_tree("sha256:bb", &next).unwrap();
+    let (lookup, again) = cache
+        .restore_tree("sha256:bb", &dir.path().join("r2"))
+        .unwrap();
+    assert_eq!(lookup, Lookup::Hit);
+    assert_eq!(again.unwrap().manifest, next.manifest);
+
+    // A shared file changed in place (same inode) is caught on the next restore.
+    let hosts = dir.path().join("r2/etc/hosts");
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&hosts)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"X"))
+        .unwrap();
+    let (lookup, _) = cache
+        .restore_tree("sha256:bb", &dir.path().join("r3"))
+        .unwrap();
+    assert_eq!(lookup, Lookup::Corrupt);
+}

@@ -1,46 +1,89 @@
 //! Saving and restoring a staged tree: host bytes as hard links (copies across file
 //! systems), the manifest as JSON, and a digest that proves the entry intact before use.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
 use super::Error;
 use crate::stage::{EntryKind, Manifest, StagingTree};
 
+/// Digests of files hashed earlier in this process, by file identity (device, inode, size,
+/// mtime). A tree stored right after it was restored (the overlays entry after a payload
+/// hit) shares almost every file, by hard link, with the entry it came from, so storing
+/// need not read those bytes again (1.5 GB for a Debian image). Only storing trusts it;
+/// restoring always reads every byte, so a file changed in place is still caught there.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Known(Arc<Mutex<HashMap<FileId, String>>>);
+
+/// Device, inode, size, mtime seconds and nanoseconds.
+type FileId = (u64, u64, u64, i64, i64);
+
+impl Known {
+    /// The file's digest; a remembered one only when `trust` is set.
+    fn digest(&self, path: &Path, trust: bool) -> Result<String, Error> {
+        let key = fs::symlink_metadata(path)
+            .ok()
+            .map(|m| (m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()));
+        let known = |k| self.0.lock().ok()?.get(k).cloned();
+        if trust && let Some(d) = key.as_ref().and_then(known) {
+            return Ok(d);
+        }
+        let d = file_digest(path)?;
+        if let (Some(k), Ok(mut map)) = (key, self.0.lock()) {
+            map.insert(k, d.clone());
+        }
+        Ok(d)
+    }
+}
+
 /// Writes `tree` into the (new, empty) entry directory `dir`.
-pub(super) fn save(tree: &StagingTree, dir: &Path) -> Result<(), Error> {
+pub(super) fn save(tree: &StagingTree, dir: &Path, known: &Known) -> Result<(), Error> {
     let files = dir.join("tree");
     link_tree(&tree.manifest, tree.root(), &files)?;
     let manifest = serde_json::to_vec(&tree.manifest).expect("manifests serialise");
-    let digest = digest(&manifest, &tree.manifest, &files)?;
+    let digest = digest(&manifest, &tree.manifest, &files, known, true)?;
     write(&dir.join("manifest.json"), &manifest)?;
     write(&dir.join("digest"), digest.as_bytes())
 }
 
 /// Verifies the entry in `dir` and materialises it as a staging tree at `root`; `None` when
 /// the entry does not match its digest.
-pub(super) fn load(dir: &Path, root: &Path) -> Result<Option<StagingTree>, Error> {
-    let manifest_path = dir.join("manifest.json");
-    let Ok(bytes) = fs::read(&manifest_path) else {
-        return Ok(None);
-    };
-    let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
+pub(super) fn load(dir: &Path, root: &Path, known: &Known) -> Result<Option<StagingTree>, Error> {
+    let Some(manifest) = checked_manifest(dir, known)? else {
         return Ok(None);
     };
     let files = dir.join("tree");
-    let expected = fs::read_to_string(dir.join("digest")).map_err(Error::io(dir))?;
-    match digest(&bytes, &manifest, &files) {
-        Ok(d) if d == expected.trim() => {}
-        _ => return Ok(None),
-    }
     if root.exists() {
         fs::remove_dir_all(root).map_err(Error::io(root))?;
     }
     link_tree(&manifest, &files, root)?;
     Ok(Some(StagingTree::open(root, manifest)))
+}
+
+/// True when the entry in `dir` matches its digest.
+pub(super) fn verify(dir: &Path) -> Result<bool, Error> {
+    Ok(checked_manifest(dir, &Known::default())?.is_some())
+}
+
+/// The entry's manifest, when the entry matches its digest.
+fn checked_manifest(dir: &Path, known: &Known) -> Result<Option<Manifest>, Error> {
+    let Ok(bytes) = fs::read(dir.join("manifest.json")) else {
+        return Ok(None);
+    };
+    let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
+        return Ok(None);
+    };
+    let expected = fs::read_to_string(dir.join("digest")).map_err(Error::io(dir))?;
+    match digest(&bytes, &manifest, &dir.join("tree"), known, false) {
+        Ok(d) if d == expected.trim() => Ok(Some(manifest)),
+        _ => Ok(None),
+    }
 }
 
 /// `sha256:<hex>` of a file's bytes.
@@ -51,15 +94,22 @@ pub(super) fn file_digest(path: &Path) -> Result<String, Error> {
     Ok(format!("sha256:{}", hex::encode(h.finalize())))
 }
 
-/// Digest over the manifest bytes and, in path order, every regular file's bytes.
-fn digest(manifest_bytes: &[u8], manifest: &Manifest, files: &Path) -> Result<String, Error> {
+/// Digest over the manifest bytes and, in path order, every regular file's bytes (files
+/// already hashed in this process are taken from `known` when `trust` is set).
+fn digest(
+    manifest_bytes: &[u8],
+    manifest: &Manifest,
+    files: &Path,
+    known: &Known,
+    trust: bool,
+) -> Result<String, Error> {
     let mut h = Sha256::new();
     h.update(manifest_bytes);
     for (path, entry) in manifest.iter() {
         if matches!(entry.kind, EntryKind::File) {
             h.update(path.as_str().as_bytes());
             h.update(b"\0");
-            h.update(file_digest(&files.join(path.as_str()))?.as_bytes());
+            h.update(known.digest(&files.join(path.as_str()), trust)?.as_bytes());
         }
     }
     Ok(format!("sha256:{}", hex::encode(h.finalize())))

@@ -53,6 +53,13 @@ pub struct CacheArgs {
     /// The stage cache directory (default: $XDG_CACHE_HOME/forger).
     #[arg(long, value_name = "DIR", env = "FORGER_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// After the build, push its stage entries to this registry repository
+    /// (`host[:port]/name`), one artifact per stage tagged by its hash.
+    #[arg(long, value_name = "REF", conflicts_with = "no_cache")]
+    pub cache_to: Option<String>,
+    /// On a local cache miss, pull the stage's entry from this registry repository.
+    #[arg(long, value_name = "REF", conflicts_with = "no_cache")]
+    pub cache_from: Option<String>,
 }
 
 /// Registry options of `build` and `push`.

@@ -80,7 +80,16 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
                 output_name: output_name.clone(),
                 rootfs: rootfs.clone(),
                 cache: (!cache.no_cache).then(|| {
-                    Cache::new(cache.cache_dir.clone().unwrap_or_else(Cache::default_dir))
+                    let local =
+                        Cache::new(cache.cache_dir.clone().unwrap_or_else(Cache::default_dir));
+                    if cache.cache_to.is_none() && cache.cache_from.is_none() {
+                        return local;
+                    }
+                    local.with_registry(crate::cache::Registry {
+                        pull_from: cache.cache_from.clone(),
+                        push_to: cache.cache_to.clone(),
+                        options: push_options(registry),
+                    })
                 }),
                 push: push_options(registry),
                 ips_client: *ips_client,

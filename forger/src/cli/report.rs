@@ -118,11 +118,22 @@ impl Events for Reporter {
     fn cache(&mut self, stage: &str, lookup: Lookup) {
         match self.mode {
             OutputMode::Pretty => eprintln!(
-                "{} {stage:<24} cache {lookup:?}",
-                if lookup == Lookup::Hit { "✓" } else { "·" }
+                "{} {stage:<24} cache {}",
+                if lookup.is_hit() { "✓" } else { "·" },
+                lookup.label()
             ),
             OutputMode::Json => {
-                Self::json(json!({"event": "cache", "stage": stage, "result": lookup}))
+                let (result, from) = match lookup {
+                    Lookup::Hit => ("hit", Some("local")),
+                    Lookup::RegistryHit => ("hit", Some("registry")),
+                    Lookup::Miss => ("miss", None),
+                    Lookup::Corrupt => ("corrupt", None),
+                };
+                let mut event = json!({"event": "cache", "stage": stage, "result": result});
+                if let Some(from) = from {
+                    event["from"] = json!(from);
+                }
+                Self::json(event)
             }
             OutputMode::Quiet => {}
         }

@@ -6,6 +6,7 @@
 
 mod apt;
 mod archive;
+mod cache;
 mod disk;
 mod dsl;
 mod ext4;
