@@ -66,8 +66,8 @@ printf 'title debian\nversion %s\nlinux /debian/%s/linux\ninitrd /debian/%s/init
   "$kver" "$kver" "$kver" "$ROOT_UUID" | mcopy -i esp.img - ::/loader/entries/debian.conf
 
 truncate -s "${DISK_MIB}M" disk.raw
-sgdisk -q -n "1:2048:+${ESP_MIB}M" -t 1:ef00 -c 1:ESP -n 2:0:0 -t 2:8304 -c 2:root disk.raw
-read -r start sectors < <(partx -g -o START,SECTORS -n 2 disk.raw)
+sgdisk -n "1:2048:+${ESP_MIB}M" -t 1:ef00 -c 1:ESP -n 2:0:0 -t 2:8304 -c 2:root disk.raw > /dev/null
+read -r start sectors < <(sgdisk -i 2 disk.raw | awk '/^First sector/{s=$3} /^Partition size/{n=$3} END{print s, n}')
 mkfs.ext4 -q -F -U "$ROOT_UUID" -L root -d root root.img "$((sectors / 2))k"
 dd if=esp.img of=disk.raw bs=1M seek=1 conv=notrunc,sparse status=none
 dd if=root.img of=disk.raw bs=1M oflag=seek_bytes seek="$((start * 512))" conv=notrunc,sparse status=none

@@ -114,7 +114,9 @@ fn kernel_metapackage_repo(dir: &Path) -> (String, PathBuf) {
     );
     let keyring = dir.join("repo-key.gpg");
     run_ok(gpg().arg("--output").arg(&keyring).arg("--export"));
-    (format!("file://{}", repo.display()), keyring)
+    // `copy://`, not `file://`: apt then copies the .deb into the archives directory, where
+    // dpkg (run chrooted by mmdebstrap) finds it; with `file://` it would pass the host path.
+    (format!("copy://{}", repo.display()), keyring)
 }
 
 /// Start and length in bytes of GPT partition `index` (1-based) of a raw disk.

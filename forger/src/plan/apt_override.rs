@@ -78,13 +78,24 @@ impl AptOverride {
             });
         }
         for url in &self.mirrors {
-            let scheme_ok = ["http://", "https://", "file:///", "copy:///", "mirror+"]
+            if url.starts_with("file:") {
+                // apt hands dpkg the host path of a file:// package, but mmdebstrap runs dpkg
+                // inside the new root, where that path does not exist.
+                problems.push(Error::AptOverride {
+                    reason: format!(
+                        "`{url}`: local repositories must be given as copy:///PATH, not \
+                         file:// (dpkg runs inside the new root and cannot open host paths)"
+                    ),
+                });
+                continue;
+            }
+            let scheme_ok = ["http://", "https://", "copy:///", "mirror+"]
                 .iter()
                 .any(|s| url.starts_with(s));
             if !scheme_ok || url.contains(char::is_whitespace) {
                 problems.push(Error::AptOverride {
                     reason: format!(
-                        "`{url}` is not a mirror URL (http://, https:// or file:///, no spaces)"
+                        "`{url}` is not a mirror URL (http://, https:// or copy:///, no spaces)"
                     ),
                 });
             }

@@ -329,7 +329,7 @@ fn apt_override_replaces_mirrors_and_changes_the_payload_hash() {
     let debian = AptOverride {
         mirrors: vec![
             "http://deb.debian.org/debian".into(),
-            "file:///srv/r".into(),
+            "copy:///srv/r".into(),
         ],
         suite: Some("bookworm".into()),
         components: vec![],
@@ -347,7 +347,7 @@ fn apt_override_replaces_mirrors_and_changes_the_payload_hash() {
         lines,
         [
             "http://deb.debian.org/debian bookworm main",
-            "file:///srv/r bookworm main"
+            "copy:///srv/r bookworm main"
         ]
     );
     assert_eq!(over.apt_keyrings[0].path, key);
@@ -398,6 +398,11 @@ fn bad_apt_overrides_are_refused() {
         ..Default::default()
     });
     assert!(text.contains("is not a mirror URL"), "{text}");
+    let text = err(AptOverride {
+        mirrors: vec!["file:///srv/r".into()],
+        ..Default::default()
+    });
+    assert!(text.contains("copy:///PATH"), "{text}");
     let text = err(AptOverride {
         mirrors: vec!["http://m/debian".into()],
         keyrings: vec!["/nonexistent/key.gpg".into()],
