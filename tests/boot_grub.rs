@@ -109,7 +109,7 @@ fn build_into(out: &Path, cache: &Path) -> PathBuf {
         output_name: None,
         rootfs: None,
         cache: Some(Cache::new(cache)),
-        push: Default::default(),
+        ..Default::default()
     };
     let report = build(&image(), &options, &mut NoEvents).unwrap_or_else(|e| panic!("{e:?}"));
     report.outputs[0].path.clone()

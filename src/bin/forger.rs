@@ -1,7 +1,8 @@
 //! The `forger` binary: the earlier tool's command line on KDL specs.
 //!
 //! `forger build --spec F [-t T] [-p P]… [-o DIR] [--skip-push] [--output-name N]
-//! [--rootfs PATH]`, `forger validate|inspect|targets|plan --spec F [-p P]`, `forger push
+//! [--rootfs PATH] [--apt-mirror URL]… [--apt-suite S] [--apt-components C]
+//! [--apt-keyring FILE]…`, `forger validate|inspect|targets|plan --spec F [-p P]`, `forger push
 //! --image P --reference R [--artifact]`, global `--output pretty|json|quiet`. Specs are read
 //! by `kdl-compat`; everything else is the same pipeline image programs use.
 

@@ -46,17 +46,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A target kind whose writer is not part of this build of Forger.
-    #[error("target `{target}`: {kind} outputs are not available in this build")]
-    #[diagnostic(code(forger::build::unsupported_target), help("{help}"))]
-    UnsupportedTarget {
-        /// The target name.
-        target: String,
-        /// Its kind.
-        kind: &'static str,
-        /// What to do.
-        help: &'static str,
-    },
 }
 
 impl Error {

@@ -23,7 +23,8 @@ use crate::seed::Seed;
 use crate::stage::{StagingTree, Warning};
 
 /// The package installer for the plan's distribution; `.deb` files are kept in the stage
-/// cache's `apt-archives` directory across builds.
+/// cache's `apt-archives` directory across builds. An APT mirror override in the plan brings
+/// its own keyrings (see [`crate::plan::AptOverride`]).
 pub(crate) fn package_payload(
     plan: &Plan,
     cache: Option<&Cache>,
@@ -50,6 +51,11 @@ pub(crate) fn package_payload(
                     })
                     .collect();
                 apt.suite = plan.repositories.apt_mirrors[0].suite.clone();
+            }
+            if plan.apt_mirrors_overridden {
+                // The distribution's default keyring does not speak for an overriding mirror:
+                // use the given keyrings, or none (the host's apt keys).
+                apt.keyrings = plan.apt_keyrings.iter().map(|k| k.path.clone()).collect();
             }
             apt.packages = plan.packages.iter().map(|p| p.to_string()).collect();
             apt.architecture = Some(plan.architecture.as_str().to_owned());

@@ -44,6 +44,42 @@ pub struct Profiles {
     pub profiles: Vec<String>,
 }
 
+/// APT mirror override: build a Debian/Ubuntu image from other mirrors than its own (a
+/// machine that cannot reach the spec's mirror). Part of the plan: stage hashes, `inspect`
+/// and the image's `/etc/apt/sources.list` follow it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AptArgs {
+    /// Replace the image's APT mirrors with this one (repeatable; the first bootstraps).
+    #[arg(long = "apt-mirror", value_name = "URL")]
+    pub mirrors: Vec<String>,
+    /// Suite of the override mirrors (default: the image's suite).
+    #[arg(long = "apt-suite", value_name = "SUITE")]
+    pub suite: Option<String>,
+    /// Components of the override mirrors, space-separated (default: main).
+    #[arg(long = "apt-components", value_name = "COMPONENTS")]
+    pub components: Option<String>,
+    /// Keyring verifying the override mirrors (repeatable; default: the host's apt keys).
+    #[arg(long = "apt-keyring", value_name = "FILE")]
+    pub keyrings: Vec<PathBuf>,
+}
+
+impl AptArgs {
+    /// The override for the plan.
+    pub fn to_override(&self) -> crate::plan::AptOverride {
+        crate::plan::AptOverride {
+            mirrors: self.mirrors.clone(),
+            suite: self.suite.clone(),
+            components: self
+                .components
+                .iter()
+                .flat_map(|c| c.split_whitespace())
+                .map(str::to_owned)
+                .collect(),
+            keyrings: self.keyrings.clone(),
+        }
+    }
+}
+
 /// Stage-cache options of `build`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct CacheArgs {
@@ -117,6 +153,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t, value_name = "CLIENT")]
         ips_client: crate::payload::ips::IpsClient,
         #[command(flatten)]
+        apt: AptArgs,
+        #[command(flatten)]
         cache: CacheArgs,
         #[command(flatten)]
         registry: RegistryArgs,
@@ -127,6 +165,8 @@ pub enum Command {
         source: Source,
         #[command(flatten)]
         profiles: Profiles,
+        #[command(flatten)]
+        apt: AptArgs,
     },
     /// Show the resolved image: packages, users and overlays in order, targets.
     Inspect {
@@ -134,6 +174,8 @@ pub enum Command {
         source: Source,
         #[command(flatten)]
         profiles: Profiles,
+        #[command(flatten)]
+        apt: AptArgs,
         /// Print the resolved image as JSON.
         #[arg(long)]
         json: bool,
@@ -152,6 +194,8 @@ pub enum Command {
         /// Plan only this target; repeatable.
         #[arg(short = 't', long = "target", value_name = "NAME")]
         targets: Vec<String>,
+        #[command(flatten)]
+        apt: AptArgs,
         /// Print JSON (the only format; accepted for the earlier tool's scripts).
         #[arg(long)]
         json: bool,

@@ -26,14 +26,22 @@ pub fn render(plan: &Plan) -> String {
     for p in &plan.repositories.publishers {
         let _ = writeln!(s, "publisher {} {}", p.name, p.origin);
     }
+    let overridden = if plan.apt_mirrors_overridden {
+        " (override)"
+    } else {
+        ""
+    };
     for a in &plan.repositories.apt_mirrors {
         let _ = writeln!(
             s,
-            "apt-mirror {} {} {}",
+            "apt-mirror {} {} {}{overridden}",
             a.url,
             a.suite,
             a.components.join(" ")
         );
+    }
+    for k in &plan.apt_keyrings {
+        let _ = writeln!(s, "apt-keyring {} {}", k.path.display(), k.sha256);
     }
     if let Some(i) = &plan.incorporation {
         let _ = writeln!(s, "incorporation {i}");

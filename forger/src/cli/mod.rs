@@ -54,12 +54,14 @@ pub fn run_cli(
 }
 
 fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate::Result<()> {
-    let plan_options = |profiles: &args::Profiles, targets: &[String]| PlanOptions {
-        profiles: profiles.profiles.clone(),
-        targets: targets.to_vec(),
-        epoch: build::source_date_epoch(),
-        payload_fingerprint: None,
-    };
+    let plan_options =
+        |profiles: &args::Profiles, targets: &[String], apt: &args::AptArgs| PlanOptions {
+            profiles: profiles.profiles.clone(),
+            targets: targets.to_vec(),
+            epoch: build::source_date_epoch(),
+            payload_fingerprint: None,
+            apt_override: apt.to_override(),
+        };
     match command {
         Command::Build {
             profiles,
@@ -69,12 +71,13 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
             output_name,
             rootfs,
             ips_client,
+            apt,
             cache,
             registry,
             ..
         } => {
             let options = BuildOptions {
-                plan: plan_options(profiles, targets),
+                plan: plan_options(profiles, targets, apt),
                 out_dir: out.clone(),
                 skip_push: *skip_push,
                 output_name: output_name.clone(),
@@ -104,15 +107,20 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
                 json!(report),
             );
         }
-        Command::Validate { profiles, .. } => {
-            build::check(image, &plan_options(profiles, &[]))?;
+        Command::Validate { profiles, apt, .. } => {
+            build::check(image, &plan_options(profiles, &[], apt))?;
             reporter.result(
                 &format!("{}: valid", image.metadata.name),
                 json!({"valid": true}),
             );
         }
-        Command::Inspect { profiles, json, .. } => {
-            let plan = crate::plan::Plan::inspect(image, &plan_options(profiles, &[]))?;
+        Command::Inspect {
+            profiles,
+            json,
+            apt,
+            ..
+        } => {
+            let plan = crate::plan::Plan::inspect(image, &plan_options(profiles, &[], apt))?;
             if *json {
                 println!(
                     "{}",
@@ -127,9 +135,12 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
             reporter.result(&lines.join("\n"), json!(image.targets));
         }
         Command::Plan {
-            profiles, targets, ..
+            profiles,
+            targets,
+            apt,
+            ..
         } => {
-            let plan = build::check(image, &plan_options(profiles, targets))?;
+            let plan = build::check(image, &plan_options(profiles, targets, apt))?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&plan).expect("plans serialise")

@@ -127,6 +127,19 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A keyring could not be read or gathered for apt.
+    #[error("keyring `{}` is not usable", path.display())]
+    #[diagnostic(
+        code(forger::apt::keyring),
+        help("give readable keyring files (binary .gpg or ASCII-armoured)")
+    )]
+    Keyring {
+        /// The keyring, or where it was being copied.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
     /// The tar stream from mmdebstrap could not be imported into the staging tree.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -309,8 +322,15 @@ impl AptPayload {
         })
     }
 
-    /// The mmdebstrap command line (without running it), tar output on stdout.
+    /// The mmdebstrap command line (without running it), tar output on stdout. With several
+    /// keyrings, [`AptPayload::install`] gathers them into one directory first (apt reads one
+    /// keyring file and one keyring directory); here that is a configuration error.
     pub fn command(&self) -> Result<Command, Error> {
+        self.command_with(None)
+    }
+
+    /// The command line; `keyring_dir` holds every keyring of [`AptPayload::keyrings`].
+    fn command_with(&self, keyring_dir: Option<&Path>) -> Result<Command, Error> {
         if self.mirrors.is_empty() {
             return Err(Error::BadConfig {
                 field: "mirrors",
@@ -333,8 +353,22 @@ impl AptPayload {
         if let Some(arch) = &self.architecture {
             cmd.arg(format!("--architectures={arch}"));
         }
-        for k in &self.keyrings {
-            cmd.arg(format!("--keyring={}", k.display()));
+        match (keyring_dir, self.keyrings.as_slice()) {
+            (Some(dir), _) => {
+                cmd.arg(format!("--keyring={}", dir.display()));
+            }
+            (None, []) => {}
+            (None, [one]) => {
+                cmd.arg(format!("--keyring={}", one.display()));
+            }
+            (None, _) => {
+                return Err(Error::BadConfig {
+                    field: "keyrings",
+                    reason: "several keyrings are passed to apt as one directory, which \
+                             `install` prepares"
+                        .to_owned(),
+                });
+            }
         }
         if !self.packages.is_empty() {
             cmd.arg(format!("--include={}", self.packages.join(",")));
@@ -380,7 +414,11 @@ impl AptPayload {
                 source,
             })?;
         }
-        let mut cmd = self.command()?;
+        let keyring_dir = match self.keyrings.len() {
+            0 | 1 => None,
+            _ => Some(gather_keyrings(&self.keyrings)?),
+        };
+        let mut cmd = self.command_with(keyring_dir.as_ref().map(|d| d.path()))?;
         let copy = match &self.keep_tar {
             None => None,
             Some(path) => {
@@ -471,6 +509,34 @@ impl AptPayload {
         }
         Error::Failed { status, message }
     }
+}
+
+/// Copies `keyrings` into a new directory as apt's `TrustedParts` wants them: `.asc` for
+/// ASCII-armoured keys, `.gpg` for binary ones, readable by apt's unprivileged `_apt` user.
+fn gather_keyrings(keyrings: &[PathBuf]) -> Result<tempfile::TempDir, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Keyring { path, source }
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("forger-apt-keyrings")
+        .tempdir()
+        .map_err(failed(Path::new("forger-apt-keyrings")))?;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
+        .map_err(failed(dir.path()))?;
+    for (i, k) in keyrings.iter().enumerate() {
+        let bytes = fs::read(k).map_err(failed(k))?;
+        let ext = if bytes.starts_with(b"-----BEGIN PGP") {
+            "asc"
+        } else {
+            "gpg"
+        };
+        let to = dir.path().join(format!("{i:02}.{ext}"));
+        fs::write(&to, bytes).map_err(failed(&to))?;
+        fs::set_permissions(&to, fs::Permissions::from_mode(0o644)).map_err(failed(&to))?;
+    }
+    Ok(dir)
 }
 
 /// A reader that copies what it reads into a file.
@@ -622,6 +688,37 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn several_keyrings_go_to_apt_as_one_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (dir.path().join("a.key"), dir.path().join("b.key"));
+        fs::write(&a, b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n").expect("write");
+        fs::write(&b, [0x99, 0x01]).expect("write");
+        let mut p = AptPayload::debian("bookworm");
+        p.keyrings = vec![a.clone()];
+        assert!(
+            args(&p.command().expect("one keyring"))
+                .contains(&format!("--keyring={}", a.display()))
+        );
+        p.keyrings.push(b);
+        assert!(matches!(
+            p.command(),
+            Err(Error::BadConfig {
+                field: "keyrings",
+                ..
+            })
+        ));
+        let gathered = gather_keyrings(&p.keyrings).expect("gathered");
+        let mut names: Vec<String> = fs::read_dir(gathered.path())
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["00.asc", "01.gpg"]);
+        let cmd = p.command_with(Some(gathered.path())).expect("dir");
+        assert!(args(&cmd).contains(&format!("--keyring={}", gathered.path().display())));
     }
 
     #[test]

@@ -58,6 +58,18 @@ pub enum Error {
         /// The image's target names.
         known: String,
     },
+    /// The APT mirror override cannot be applied.
+    #[error("invalid APT mirror override: {reason}")]
+    #[diagnostic(
+        code(forger::plan::apt_override),
+        help(
+            "give `--apt-mirror URL` (repeatable) with optional `--apt-suite S`, `--apt-components \"C …\"` and `--apt-keyring FILE`, on a Debian or Ubuntu image"
+        )
+    )]
+    AptOverride {
+        /// What is wrong.
+        reason: String,
+    },
     /// Reading a referenced file for its hash failed.
     #[error("cannot read `{}`", path.display())]
     #[diagnostic(code(forger::plan::io))]

@@ -3,6 +3,7 @@
 //! hashed, and each stage (payload, overlays, each target) gets a content hash over every
 //! input that affects it. Planning reads referenced files but writes nothing.
 
+mod apt_override;
 mod error;
 mod hash;
 mod merge;
@@ -13,12 +14,13 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub use apt_override::{AptOverride, PlannedKeyring};
 pub use error::Error;
 pub use hash::FORMAT_VERSION;
 
 use crate::model::{
-    Architecture, BuilderVm, Distro, Facet, Image, Metadata, Overlay, Package, Repositories,
-    Target, User, Variant,
+    Architecture, BuilderVm, Distro, Facet, Family, Image, Metadata, Overlay, Package,
+    Repositories, Target, User, Variant,
 };
 
 /// What the caller chooses for one build.
@@ -32,6 +34,8 @@ pub struct PlanOptions {
     pub epoch: i64,
     /// Fingerprint of a payload given from outside the model (`--rootfs`).
     pub payload_fingerprint: Option<String>,
+    /// APT mirrors replacing the image's (`--apt-mirror` …); empty keeps the image's.
+    pub apt_override: AptOverride,
 }
 
 /// A resolved build plan.
@@ -54,8 +58,14 @@ pub struct Plan {
     /// IPS incorporation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incorporation: Option<String>,
-    /// Merged repositories.
+    /// Merged repositories (with the APT mirrors of an override, when one was given).
     pub repositories: Repositories,
+    /// True when the APT mirrors come from the command line, not from the image.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub apt_mirrors_overridden: bool,
+    /// Keyrings that verify the overriding APT mirrors (`--apt-keyring`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub apt_keyrings: Vec<PlannedKeyring>,
     /// CA certificates with their resolved files.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<PlannedCertificate>,
@@ -251,6 +261,32 @@ impl Plan {
             chosen
         };
 
+        let mut repositories = merged.repositories;
+        let mut apt_keyrings = Vec::new();
+        let overridden = !options.apt_override.is_empty();
+        if overridden {
+            let distro = image.distro();
+            if distro.family() != Family::Apt {
+                problems.push(Error::AptOverride {
+                    reason: format!(
+                        "the image's distribution `{distro}` does not install with APT"
+                    ),
+                });
+            }
+            problems.extend(options.apt_override.check());
+            let default_suite = repositories
+                .apt_mirrors
+                .first()
+                .map(|m| m.suite.clone())
+                .or_else(|| distro.apt_suite())
+                .unwrap_or_default();
+            repositories.apt_mirrors = options.apt_override.apt_mirrors(&default_suite);
+            match options.apt_override.planned_keyrings() {
+                Ok(k) => apt_keyrings = k,
+                Err(e) => problems.push(e),
+            }
+        }
+
         match problems.len() {
             0 => {}
             1 => return Err(problems.remove(0)),
@@ -265,7 +301,9 @@ impl Plan {
             epoch: options.epoch,
             build_host: merged.build_host,
             incorporation: merged.incorporation,
-            repositories: merged.repositories,
+            repositories,
+            apt_mirrors_overridden: overridden,
+            apt_keyrings,
             certificates,
             variants: merged.variants,
             facets: merged.facets,
@@ -303,6 +341,12 @@ impl Plan {
             epoch: i64,
             incorporation: &'a Option<String>,
             repositories: &'a Repositories,
+            // Absent unless overridden, so hashes of builds without an override keep their
+            // values (and their cache entries).
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            apt_mirrors_overridden: bool,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            apt_keyrings: Vec<&'a str>,
             certificates: Vec<(&'a str, &'a str)>,
             variants: &'a [Variant],
             facets: &'a [Facet],
@@ -328,6 +372,12 @@ impl Plan {
                 epoch: self.epoch,
                 incorporation: &self.incorporation,
                 repositories: &self.repositories,
+                apt_mirrors_overridden: self.apt_mirrors_overridden,
+                apt_keyrings: self
+                    .apt_keyrings
+                    .iter()
+                    .map(|k| k.sha256.as_str())
+                    .collect(),
                 certificates: self
                     .certificates
                     .iter()

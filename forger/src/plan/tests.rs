@@ -287,3 +287,142 @@ fn stage_hashes_are_stable_and_each_input_moves_only_its_stages() {
     assert_eq!(t[1], byte[1], "a target change leaves overlays alone");
     assert_ne!(t[2].hash, byte[2].hash);
 }
+
+fn ubuntu_image() -> Image {
+    Image::builder()
+        .metadata(meta("u"))
+        .distro(Distro::Ubuntu("22.04".into()))
+        .content(
+            Fragment::builder()
+                .repositories(
+                    Repositories::builder()
+                        .apt_mirrors(vec![
+                            crate::model::AptMirror::with_url("http://archive.ubuntu.com/ubuntu")
+                                .suite("jammy")
+                                .components(vec!["main".into(), "universe".into()])
+                                .build(),
+                        ])
+                        .build(),
+                )
+                .packages(pkgs(&["cargo"]))
+                .build(),
+        )
+        .build()
+}
+
+#[test]
+fn apt_override_replaces_mirrors_and_changes_the_payload_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key.gpg");
+    std::fs::write(&key, b"key one").unwrap();
+    let image = ubuntu_image();
+    let plain = Plan::new(&image, &PlanOptions::default()).unwrap();
+    let with = |apt_override: AptOverride| {
+        Plan::new(
+            &image,
+            &PlanOptions {
+                apt_override,
+                ..Default::default()
+            },
+        )
+    };
+    let debian = AptOverride {
+        mirrors: vec![
+            "http://deb.debian.org/debian".into(),
+            "copy:///srv/r".into(),
+        ],
+        suite: Some("bookworm".into()),
+        components: vec![],
+        keyrings: vec![key.clone()],
+    };
+    let over = with(debian.clone()).unwrap();
+    assert!(over.apt_mirrors_overridden);
+    let lines: Vec<String> = over
+        .repositories
+        .apt_mirrors
+        .iter()
+        .map(|m| format!("{} {} {}", m.url, m.suite, m.components.join(" ")))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "http://deb.debian.org/debian bookworm main",
+            "copy:///srv/r bookworm main"
+        ]
+    );
+    assert_eq!(over.apt_keyrings[0].path, key);
+    assert_ne!(plain.stage_hash("payload"), over.stage_hash("payload"));
+    assert_ne!(plain.stage_hash("overlays"), over.stage_hash("overlays"));
+
+    // Without a suite the spec's is kept; a changed key is a changed payload.
+    let keep = with(AptOverride {
+        suite: None,
+        ..debian.clone()
+    })
+    .unwrap();
+    assert_eq!(keep.repositories.apt_mirrors[0].suite, "jammy");
+    std::fs::write(&key, b"key two").unwrap();
+    let rekeyed = with(debian.clone()).unwrap();
+    assert_ne!(over.stage_hash("payload"), rekeyed.stage_hash("payload"));
+
+    // No override: the hash does not depend on the new fields at all.
+    assert_eq!(
+        plain.stage_hash("payload"),
+        Plan::new(&image, &PlanOptions::default())
+            .unwrap()
+            .stage_hash("payload")
+    );
+}
+
+#[test]
+fn bad_apt_overrides_are_refused() {
+    let image = ubuntu_image();
+    let err = |apt_override: AptOverride| {
+        let e = Plan::new(
+            &image,
+            &PlanOptions {
+                apt_override,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        format!("{e} {e:?}")
+    };
+    let text = err(AptOverride {
+        suite: Some("bookworm".into()),
+        ..Default::default()
+    });
+    assert!(text.contains("need at least one --apt-mirror"), "{text}");
+    let text = err(AptOverride {
+        mirrors: vec!["deb.debian.org/debian".into()],
+        ..Default::default()
+    });
+    assert!(text.contains("is not a mirror URL"), "{text}");
+    let text = err(AptOverride {
+        mirrors: vec!["file:///srv/r".into()],
+        ..Default::default()
+    });
+    assert!(text.contains("copy:///PATH"), "{text}");
+    let text = err(AptOverride {
+        mirrors: vec!["http://m/debian".into()],
+        keyrings: vec!["/nonexistent/key.gpg".into()],
+        ..Default::default()
+    });
+    assert!(text.contains("/nonexistent/key.gpg"), "{text}");
+    let omnios = Image::builder()
+        .metadata(meta("o"))
+        .distro(Distro::OmniOs)
+        .build();
+    let e = Plan::new(
+        &omnios,
+        &PlanOptions {
+            apt_override: AptOverride {
+                mirrors: vec!["http://m/debian".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("does not install with APT"), "{e}");
+}

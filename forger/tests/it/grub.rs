@@ -89,7 +89,7 @@ fn build_disk(rootfs: &Path, out: &Path, bootloader: Bootloader) -> forger::Resu
         output_name: None,
         rootfs: Some(rootfs.to_path_buf()),
         cache: None,
-        push: Default::default(),
+        ..Default::default()
     };
     let report = build(&image(bootloader), &options, &mut NoEvents)?;
     Ok(report.outputs[0].path.clone())
