@@ -139,6 +139,30 @@ fn validate_inspect_targets_and_plan_answer_without_building() {
     assert!(!dir.path().join("out").exists());
 }
 
+/// `forger plan | head` closes the pipe early: the binary stops quietly instead of panicking
+/// on the broken pipe. The read end is closed before the child starts, so every write fails.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let dir = setup(GOOD);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    for args in [
+        &["plan", "--spec", "spec.kdl"][..],
+        &["inspect", "--json", "--spec", "spec.kdl"],
+        &["targets", "--spec", "spec.kdl"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_forger"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(writer.try_clone().unwrap())
+            .output()
+            .expect("the forger binary runs");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(o.status.success(), "{args:?}: {stderr}");
+    }
+}
+
 /// Each bad spec fails with a message naming the problem, and writes nothing.
 #[test]
 fn bad_input_fails_clearly_before_writing_anything() {

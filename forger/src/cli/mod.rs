@@ -122,10 +122,7 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
         } => {
             let plan = crate::plan::Plan::inspect(image, &plan_options(profiles, &[], apt))?;
             if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&plan).expect("plans serialise")
-                );
+                report::stdout_line(serde_json::to_string_pretty(&plan).expect("plans serialise"));
             } else {
                 reporter.result(&inspect::render(&plan), json!(plan));
             }
@@ -141,10 +138,7 @@ fn dispatch(command: &Command, image: &Image, reporter: &mut Reporter) -> crate:
             ..
         } => {
             let plan = build::check(image, &plan_options(profiles, targets, apt))?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&plan).expect("plans serialise")
-            );
+            report::stdout_line(serde_json::to_string_pretty(&plan).expect("plans serialise"));
         }
         Command::Cache { .. } | Command::Push { .. } => return standalone(command, reporter),
     }

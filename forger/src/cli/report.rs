@@ -26,8 +26,7 @@ impl Reporter {
     }
 
     fn json(value: serde_json::Value) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{value}");
+        stdout_line(value);
     }
 
     /// Renders an error: miette's graphical report on stderr, plus an `error` event in JSON mode.
@@ -56,7 +55,7 @@ impl Reporter {
     /// Prints a final result line (pretty: stdout; json: a `result` event; quiet: nothing).
     pub fn result(&mut self, text: &str, value: serde_json::Value) {
         match self.mode {
-            OutputMode::Pretty => println!("{text}"),
+            OutputMode::Pretty => stdout_line(text),
             OutputMode::Json => Self::json(json!({"event": "result", "result": value})),
             OutputMode::Quiet => {}
         }
@@ -141,11 +140,17 @@ impl Events for Reporter {
 
     fn output(&mut self, target: &str, path: &Path) {
         match self.mode {
-            OutputMode::Pretty => println!("{target}: {}", path.display()),
+            OutputMode::Pretty => stdout_line(format_args!("{target}: {}", path.display())),
             OutputMode::Json => {
                 Self::json(json!({"event": "output", "target": target, "path": path}))
             }
             OutputMode::Quiet => {}
         }
     }
+}
+
+/// Writes one line to stdout. A closed pipe (`forger plan | head`) is not an error worth a
+/// panic: the reader has what it wanted, so the rest of the line is dropped.
+pub(super) fn stdout_line(line: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
