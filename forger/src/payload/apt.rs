@@ -1,8 +1,10 @@
-//! The APT payload: a Debian or Ubuntu root filesystem made by `mmdebstrap` and streamed, as
-//! a tar archive on its stdout, straight into a [`StagingTree`]. Owners, modes, device nodes
-//! and xattrs come from the tar headers into the ownership manifest, so the same code path
-//! serves `--mode=root` (builder is root) and `--mode=unshare` (builder is not): nothing on
-//! the host has to carry the image's ownership.
+//! The APT payload: a Debian or Ubuntu root filesystem made by `mmdebstrap`. As root
+//! (`--mode=root`) mmdebstrap writes a directory beside the [`StagingTree`] whose files are
+//! then renamed into it ([`StagingTree::adopt_dir`]): the host metadata is the image's, and
+//! the 1.5 GB are written once. Otherwise (`--mode=unshare`) the host files would belong to
+//! sub-uids the builder may not read, so mmdebstrap streams a tar archive on its stdout,
+//! straight into the tree, and owners, modes, device nodes and xattrs come from the tar
+//! headers. Either way nothing on the host has to carry the image's ownership afterwards.
 //!
 //! Downloaded `.deb` files are kept in a package cache directory shared between builds: a
 //! setup hook copies the cache into the new root's `/var/cache/apt/archives` before apt
@@ -264,7 +266,8 @@ pub struct AptPayload {
     pub keyrings: Vec<PathBuf>,
     /// `SOURCE_DATE_EPOCH` for mmdebstrap: clamps every mtime and makes the tar reproducible.
     pub source_date_epoch: Option<i64>,
-    /// Also keep mmdebstrap's tar stream in this file (for inspection with `tar -tv`).
+    /// Also keep mmdebstrap's tar stream in this file (for inspection with `tar -tv`); this
+    /// takes the tar path even as root.
     pub keep_tar: Option<PathBuf>,
 }
 
@@ -326,11 +329,16 @@ impl AptPayload {
     /// keyrings, [`AptPayload::install`] gathers them into one directory first (apt reads one
     /// keyring file and one keyring directory); here that is a configuration error.
     pub fn command(&self) -> Result<Command, Error> {
-        self.command_with(None)
+        self.command_with(None, None)
     }
 
-    /// The command line; `keyring_dir` holds every keyring of [`AptPayload::keyrings`].
-    fn command_with(&self, keyring_dir: Option<&Path>) -> Result<Command, Error> {
+    /// The command line; `keyring_dir` holds every keyring of [`AptPayload::keyrings`];
+    /// `target` is the directory to write, or `None` for a tar stream on stdout.
+    fn command_with(
+        &self,
+        keyring_dir: Option<&Path>,
+        target: Option<&Path>,
+    ) -> Result<Command, Error> {
         if self.mirrors.is_empty() {
             return Err(Error::BadConfig {
                 field: "mirrors",
@@ -348,7 +356,11 @@ impl AptPayload {
         let mut cmd = Command::new("mmdebstrap");
         cmd.arg(format!("--mode={}", self.mode.resolve()))
             .arg(format!("--variant={}", self.variant.as_str()))
-            .arg("--format=tar")
+            .arg(if target.is_some() {
+                "--format=directory"
+            } else {
+                "--format=tar"
+            })
             .arg("--aptopt=Acquire::Retries \"3\"");
         if let Some(arch) = &self.architecture {
             cmd.arg(format!("--architectures={arch}"));
@@ -398,15 +410,18 @@ impl AptPayload {
         if let Some(epoch) = self.source_date_epoch {
             cmd.env("SOURCE_DATE_EPOCH", epoch.to_string());
         }
-        cmd.arg(&self.suite).arg("-");
+        cmd.arg(&self.suite)
+            .arg(target.map_or_else(|| "-".into(), |t| t.as_os_str().to_owned()));
         for m in &self.mirrors {
             cmd.arg(m.line());
         }
         Ok(cmd)
     }
 
-    /// Runs mmdebstrap and imports its tar stream into `tree` (entries already present are
-    /// replaced). On failure the error carries mmdebstrap's own reason.
+    /// Runs mmdebstrap and brings its root filesystem into `tree` (entries already present
+    /// are replaced): as a directory beside the tree, adopted by rename, when running as root
+    /// and no tar copy is wanted; as a tar stream otherwise. On failure the error carries
+    /// mmdebstrap's own reason.
     pub fn install(&self, tree: &mut StagingTree) -> Result<TarImportStats, Error> {
         if let Some(cache) = &self.cache_dir {
             fs::create_dir_all(cache).map_err(|source| Error::Cache {
@@ -418,7 +433,60 @@ impl AptPayload {
             0 | 1 => None,
             _ => Some(gather_keyrings(&self.keyrings)?),
         };
-        let mut cmd = self.command_with(keyring_dir.as_ref().map(|d| d.path()))?;
+        let keyring_dir = keyring_dir.as_ref().map(|d| d.path());
+        let stats = if self.mode.resolve() == "root" && self.keep_tar.is_none() {
+            self.install_directory(keyring_dir, tree)?
+        } else {
+            self.install_tar(keyring_dir, tree)?
+        };
+        if let Some(epoch) = self.source_date_epoch {
+            tree.manifest.clamp_mtimes(epoch);
+        }
+        Ok(stats)
+    }
+
+    /// `--format=directory` into a temporary directory on the tree's file system, then
+    /// [`StagingTree::adopt_dir`]; the emptied rest is removed with the directory.
+    fn install_directory(
+        &self,
+        keyring_dir: Option<&Path>,
+        tree: &mut StagingTree,
+    ) -> Result<TarImportStats, Error> {
+        let parent = tree.root().parent().unwrap_or(Path::new("."));
+        let scratch = tempfile::Builder::new()
+            .prefix(".mmdebstrap-")
+            .tempdir_in(parent)
+            .map_err(|source| crate::stage::Error::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        let target = scratch.path().join("root");
+        let mut cmd = self.command_with(keyring_dir, Some(&target))?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        tracing::info!(command = ?cmd, "running mmdebstrap");
+        let mut child = cmd
+            .spawn()
+            .map_err(|source| Error::ToolMissing { source })?;
+        let stderr = child.stderr.take().expect("stderr was piped");
+        let log = StderrLog::collect(stderr);
+        let status = child
+            .wait()
+            .map_err(|source| Error::ToolMissing { source })?;
+        if !status.success() {
+            return Err(self.classify(status.to_string(), &log));
+        }
+        Ok(tree.adopt_dir(&target)?)
+    }
+
+    /// `--format=tar` on stdout, imported entry by entry while mmdebstrap writes it.
+    fn install_tar(
+        &self,
+        keyring_dir: Option<&Path>,
+        tree: &mut StagingTree,
+    ) -> Result<TarImportStats, Error> {
+        let mut cmd = self.command_with(keyring_dir, None)?;
         let copy = match &self.keep_tar {
             None => None,
             Some(path) => {
@@ -455,11 +523,7 @@ impl AptPayload {
         if !status.success() {
             return Err(self.classify(status.to_string(), &log));
         }
-        let stats = imported?;
-        if let Some(epoch) = self.source_date_epoch {
-            tree.manifest.clamp_mtimes(epoch);
-        }
-        Ok(stats)
+        Ok(imported?)
     }
 
     /// Turns mmdebstrap's stderr into the most specific error.
@@ -717,7 +781,7 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["00.asc", "01.gpg"]);
-        let cmd = p.command_with(Some(gathered.path())).expect("dir");
+        let cmd = p.command_with(Some(gathered.path()), None).expect("dir");
         assert!(args(&cmd).contains(&format!("--keyring={}", gathered.path().display())));
     }
 

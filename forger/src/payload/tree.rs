@@ -66,6 +66,7 @@ impl PayloadSource for TreePayload {
     }
 
     fn install(&self, tree: &mut StagingTree) -> Result<(), Error> {
-        Ok(tree.import_dir(&self.dir)?)
+        tree.import_dir(&self.dir)?;
+        Ok(())
     }
 }

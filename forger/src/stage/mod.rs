@@ -5,6 +5,7 @@
 
 mod accounts;
 mod customize;
+mod dir_import;
 mod error;
 mod manifest;
 mod path;

@@ -6,7 +6,6 @@
 
 use std::fs;
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::{Entry, EntryKind, Error, Manifest, StagePath};
@@ -81,7 +80,7 @@ impl StagingTree {
         Ok(())
     }
 
-    fn ensure_one_dir(
+    pub(super) fn ensure_one_dir(
         &mut self,
         path: &StagePath,
         uid: u32,
@@ -179,69 +178,7 @@ impl StagingTree {
         Ok(())
     }
 
-    /// Imports a host directory recursively, taking owners, modes, mtimes, link targets and
-    /// device numbers from the host's `lstat` (what `mkfs.ext4 -d` and `tar` would see).
-    /// Entries already present are replaced.
-    pub fn import_dir(&mut self, src: &Path) -> Result<(), Error> {
-        let meta = fs::symlink_metadata(src).map_err(Error::io(src))?;
-        let root_entry = entry_from_metadata(src, &meta)?;
-        if let Some(e) = self.manifest.get_mut(&StagePath::root()) {
-            *e = root_entry;
-        }
-        let mut inodes = std::collections::HashMap::new();
-        self.import_children(src, &StagePath::root(), &mut inodes)
-    }
-
-    fn import_children(
-        &mut self,
-        host_dir: &Path,
-        dir: &StagePath,
-        inodes: &mut std::collections::HashMap<(u64, u64), StagePath>,
-    ) -> Result<(), Error> {
-        let mut names = Vec::new();
-        for item in fs::read_dir(host_dir).map_err(Error::io(host_dir))? {
-            let item = item.map_err(Error::io(host_dir))?;
-            names.push(item.file_name());
-        }
-        names.sort();
-        for name in names {
-            let host = host_dir.join(&name);
-            let name = name
-                .to_str()
-                .ok_or_else(|| Error::NonUtf8Name { path: host.clone() })?;
-            let path = dir.join(name)?;
-            let meta = fs::symlink_metadata(&host).map_err(Error::io(&host))?;
-            let entry = entry_from_metadata(&host, &meta)?;
-            match &entry.kind {
-                EntryKind::Directory => {
-                    self.ensure_one_dir(&path, entry.uid, entry.gid, entry.mode, true)?;
-                    if let Some(e) = self.manifest.get_mut(&path) {
-                        e.mtime = entry.mtime;
-                        e.xattrs = entry.xattrs.clone();
-                    }
-                    self.import_children(&host, &path, inodes)?;
-                }
-                EntryKind::File => {
-                    let key = (meta.dev(), meta.ino());
-                    if meta.nlink() > 1
-                        && let Some(first) = inodes.get(&key).cloned()
-                    {
-                        self.add_hardlink(&path, &first)?;
-                        continue;
-                    }
-                    if meta.nlink() > 1 {
-                        inodes.insert(key, path.clone());
-                    }
-                    let mut f = fs::File::open(&host).map_err(Error::io(&host))?;
-                    self.write_file(&path, &mut f, entry)?;
-                }
-                _ => self.add_special(&path, entry)?,
-            }
-        }
-        Ok(())
-    }
-
-    fn clear_host(&mut self, path: &StagePath) -> Result<(), Error> {
+    pub(super) fn clear_host(&mut self, path: &StagePath) -> Result<(), Error> {
         if self.manifest.get(path).is_some() {
             self.remove(path)?;
         }
@@ -268,39 +205,4 @@ impl StagingTree {
             }),
         }
     }
-}
-
-/// Builds a manifest entry from host `lstat` data.
-fn entry_from_metadata(host: &Path, meta: &fs::Metadata) -> Result<Entry, Error> {
-    let ft = meta.file_type();
-    let rdev = meta.rdev();
-    let (major, minor) = (
-        (((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff)) as u32,
-        (((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff)) as u32,
-    );
-    let kind = if ft.is_dir() {
-        EntryKind::Directory
-    } else if ft.is_file() {
-        EntryKind::File
-    } else if ft.is_symlink() {
-        let target = fs::read_link(host).map_err(Error::io(host))?;
-        let target = target
-            .to_str()
-            .ok_or_else(|| Error::NonUtf8Name {
-                path: host.to_owned(),
-            })?
-            .to_owned();
-        EntryKind::Symlink { target }
-    } else if ft.is_char_device() {
-        EntryKind::CharDevice { major, minor }
-    } else if ft.is_block_device() {
-        EntryKind::BlockDevice { major, minor }
-    } else if ft.is_fifo() {
-        EntryKind::Fifo
-    } else {
-        EntryKind::Socket
-    };
-    let mut entry = Entry::new(kind, meta.uid(), meta.gid(), meta.mode());
-    entry.mtime = meta.mtime();
-    Ok(entry)
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use forger::fs::ext4::Ext4Writer;
-use forger::payload::apt::{AptMirror, AptPayload, Error, cache_contents};
+use forger::payload::apt::{AptMirror, AptMode, AptPayload, Error, cache_contents};
 use forger::seed::Seed;
 use forger::stage::{EntryKind, StagePath, StagingTree};
 
@@ -305,6 +305,37 @@ fn apt_minbase_bookworm_lands_in_the_manifest() {
         "SOURCE_DATE_EPOCH builds differ"
     );
     assert_eq!(warm_tree.manifest, tree.manifest);
+
+    // As root and without a tar copy, mmdebstrap writes a directory that is adopted by
+    // rename: the manifest and the bytes are the ones the tar stream gave.
+    if AptMode::Auto.resolve() == "root" {
+        payload.keep_tar = None;
+        let mut adopted = StagingTree::create(dir.path().join("adopted")).expect("tree");
+        payload
+            .install(&mut adopted)
+            .expect("mmdebstrap to a directory");
+        let differing: Vec<String> = tree
+            .manifest
+            .iter()
+            .filter(|(p, e)| adopted.manifest.get(p) != Some(*e))
+            .map(|(p, e)| format!("{p}: {e:?} vs {:?}", adopted.manifest.get(p)))
+            .chain(
+                adopted
+                    .manifest
+                    .iter()
+                    .filter(|(p, _)| tree.manifest.get(p).is_none())
+                    .map(|(p, _)| format!("{p}: only in the adopted tree")),
+            )
+            .take(20)
+            .collect();
+        assert!(differing.is_empty(), "{}", differing.join("\n"));
+        run_ok(
+            Command::new("diff")
+                .args(["-r", "-q"])
+                .arg(tree.root())
+                .arg(adopted.root()),
+        );
+    }
 
     // The tree through the ext4 writer: clean for e2fsck, owners as in the manifest.
     let img = dir.path().join("root.ext4");
