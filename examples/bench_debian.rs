@@ -15,18 +15,21 @@
 //! `cargo run --release --example bench_debian -- [WORK_DIR]` (default
 //! `target/bench-debian`; the `.deb` cache in `WORK_DIR/debs` is kept between runs).
 //!
-//! Measured 2026-12-04 on the shared 2-core machine (271 cached `.deb`s, 1598 MiB QCOW2 on
-//! both sides), forger / pipeline:
+//! Measured 2026-12-04 on the 2-core machine (271 cached `.deb`s, 1598 MiB QCOW2 on both
+//! sides), forger / pipeline, release build:
 //!
-//! | load | wall | CPU | peak RSS own / children |
-//! |---|---|---|---|
-//! | 5–8 | 241.6 s / 208.3 s (1.16×) | 132.3 s / 128.9 s (1.03×) | 30 / 126 MiB vs 6 / 125 MiB |
-//! | ~2 | 142.8 s / 125.4 s (1.14×) | 139.6 s / 119.1 s (1.17×) | 30 / 127 MiB vs 6 / 128 MiB |
+//! | Forger's payload | load | wall | CPU | peak RSS own / children |
+//! |---|---|---|---|---|
+//! | tar stream | 5–8 | 241.6 s / 208.3 s (1.16×) | 132.3 s / 128.9 s (1.03×) | 30 / 126 MiB vs 6 / 125 MiB |
+//! | tar stream | ~2 | 142.8 s / 125.4 s (1.14×) | 139.6 s / 119.1 s (1.17×) | 30 / 127 MiB vs 6 / 128 MiB |
+//! | directory, adopted | idle | 94.1 s / 106.9 s (0.88×) | 99.7 s / 112.8 s (0.88×) | 35 / 128 MiB vs 7 / 128 MiB |
+//! | directory, adopted | idle | 96.5 s / 112.8 s (0.86×) | 103.4 s / 117.2 s (0.88×) | 36 / 128 MiB vs 7 / 128 MiB |
 //!
 //! Forger's disk stage is the faster one (16–19 s against ≈30 s for `mkfs.ext4 -d`, `dd` and
-//! `qemu-img convert`); its payload stage is the slower one: mmdebstrap `--format=tar` builds
-//! the tree in its own directory, tars it (1.58 GB) and deletes it, and Forger writes it
-//! again, where the pipeline's `--format=directory` writes it once.
+//! `qemu-img convert`). Its payload stage used to be the slower one, while mmdebstrap
+//! `--format=tar` built the tree, tarred it (1.58 GB) and deleted it and Forger wrote it
+//! again; as root it now writes a directory whose files are renamed into the staging tree,
+//! as the pipeline's `--format=directory` writes it once.
 
 #![allow(unsafe_code)] // getrusage(2) through libc: the one way to read a process's own usage.
 
