@@ -206,7 +206,8 @@ impl Cache {
     }
 
     /// Pushes the entries of these stage trees and outputs to the registry's `push_to`
-    /// (entries missing locally are skipped); returns how many were pushed.
+    /// (entries missing locally are skipped); returns how many were uploaded, which leaves
+    /// out those the registry already had.
     pub fn push(&self, trees: &[&str], outputs: &[&str]) -> Result<usize, Error> {
         let Some(registry) = self.registry.as_ref().filter(|r| r.push_to.is_some()) else {
             return Ok(0);
@@ -218,8 +219,7 @@ impl Cache {
                     Kind::Stage => self.stage_dir(hash),
                     Kind::Output => self.output_dir(hash),
                 };
-                if entry.is_dir() {
-                    registry.push(kind, key(hash), &entry)?;
+                if entry.is_dir() && registry.push(kind, key(hash), &entry)? {
                     pushed += 1;
                 }
             }

@@ -115,12 +115,18 @@ impl Registry {
         Ok(true)
     }
 
-    /// Pushes the local entry directory `entry` (`stages/<hex>` or `outputs/<hex>`).
-    pub(super) fn push(&self, kind: Kind, hex: &str, entry: &Path) -> Result<(), Error> {
+    /// Pushes the local entry directory `entry` (`stages/<hex>` or `outputs/<hex>`), unless
+    /// the registry already has its tag: tags name content, so an entry there is this entry,
+    /// and a build that hit the cache packs and uploads nothing. `Ok(false)`: it was there.
+    pub(super) fn push(&self, kind: Kind, hex: &str, entry: &Path) -> Result<bool, Error> {
         let Some(repo) = &self.push_to else {
-            return Ok(());
+            return Ok(false);
         };
         let r = reference(repo, kind, hex);
+        // Not found, or not answered: push, which reports a real failure in its own words.
+        if oci::manifest_digest(&r, &pull_options(&self.options)).is_ok() {
+            return Ok(false);
+        }
         let meta = |name: &str| ArtifactMeta {
             name: name.to_owned(),
             version: hex.to_owned(),
@@ -150,7 +156,7 @@ impl Registry {
                     .map_err(|e| remote_error(&r, e))?;
             }
         }
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -48,7 +48,7 @@ pub use session::Retry;
 pub use transfer::{
     ArtifactKind, ArtifactMeta, DEFAULT_CHUNK_SIZE, PullOptions, PullReport, PushOptions,
     PushReport, QCOW2_CONFIG_MEDIA_TYPE, QCOW2_LAYER_MEDIA_TYPE, TARBALL_CONFIG_MEDIA_TYPE,
-    pull_artifact, push_artifact, push_layout,
+    manifest_digest, pull_artifact, push_artifact, push_layout,
 };
 
 /// The index.json annotation naming an image's tag.

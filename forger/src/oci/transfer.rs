@@ -411,6 +411,20 @@ pub fn push_artifact(
     })
 }
 
+/// The digest of the manifest at `reference` (a `HEAD` request where the registry answers
+/// it with `Docker-Content-Digest`), without fetching any blob: how a caller learns that a
+/// content-addressed tag is already there.
+pub fn manifest_digest(reference: &str, opts: &PullOptions) -> Result<String, Error> {
+    let t = parse_reference(reference)?;
+    let auth = auth::resolve(&t.registry, opts.auth_file.as_deref())?;
+    runtime()?.block_on(async {
+        oci_client_for(&t, &opts.insecure_registries)
+            .fetch_manifest_digest(&t.reference, &registry_auth(&auth))
+            .await
+            .map_err(|e| client_error(&t, &auth, e))
+    })
+}
+
 /// Pulls the single layer of the artifact (or single-layer image) at `reference` (`oci://`
 /// prefix allowed) into the file `dest`, verifying its digest while streaming.
 pub fn pull_artifact(

@@ -373,6 +373,25 @@ fn cache_registry_machine_a_pushes_machine_b_pulls_without_running_the_payload()
     ]));
     assert_eq!(tags.matches("\"stage-").count(), 2, "{tags}");
     assert_eq!(tags.matches("\"output-").count(), 2, "{tags}");
+    // Pushing the same entries again uploads nothing: the registry has their tags.
+    let listed = |kind: &str| -> Vec<String> {
+        std::fs::read_dir(s.path("cache-a").join(kind))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    };
+    let (stages, outputs) = (listed("stages"), listed("outputs"));
+    assert_eq!((stages.len(), outputs.len()), (2, 2));
+    assert_eq!(
+        machine_a
+            .push(
+                &stages.iter().map(String::as_str).collect::<Vec<_>>(),
+                &outputs.iter().map(String::as_str).collect::<Vec<_>>()
+            )
+            .unwrap(),
+        0
+    );
 
     let machine_b = Cache::new(s.path("cache-b")).with_registry(Registry {
         pull_from: Some(repo_ref.clone()),
