@@ -200,6 +200,33 @@ fn apt_only_and_ips_only_settings_are_checked() {
 }
 
 #[test]
+fn a_4kn_linux_disk_cannot_ask_for_bios_boot() {
+    let disk = |bootloader| {
+        let image = Image::builder()
+            .metadata(meta())
+            .distro(Distro::Debian("12".into()))
+            .targets(vec![Target::qcow2(
+                "d",
+                DiskTarget::builder()
+                    .disk_size(Size::gib(8))
+                    .bootloader(bootloader)
+                    .layout(DiskLayout::builder().sector_size(SectorSize::S4096).build())
+                    .build(),
+            )])
+            .build();
+        problems(&image)
+    };
+    for bios in [Bootloader::Bios, Bootloader::Both] {
+        let found = disk(bios);
+        assert!(
+            found.iter().any(|p| p.contains("512-byte sectors")),
+            "{bios:?}: {found:?}"
+        );
+    }
+    assert!(disk(Bootloader::Uefi).is_empty());
+}
+
+#[test]
 fn keywords_parse_case_insensitively_with_aliases() {
     assert_eq!(
         "GRUB-EFI-AMD64-BIN".parse::<Bootloader>().unwrap(),

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    Bootloader, Error, Family, Fragment, FsKind, Image, Overlay, PartitionRole, Problem, Size,
-    TargetKind,
+    Bootloader, Error, Family, Fragment, FsKind, Image, Overlay, PartitionRole, Problem,
+    SectorSize, Size, TargetKind,
 };
 
 impl Image {
@@ -106,6 +106,16 @@ fn check_disk(
             at,
             format!("bootloader \"grub\" is not available for {distro}"),
             "illumos boots with its own loader: use \"uefi\", \"bios\" or \"both\"",
+        ));
+    }
+    if family == Family::Apt
+        && matches!(disk.bootloader, Some(Bootloader::Bios | Bootloader::Both))
+        && disk.layout.sector_size == SectorSize::S4096
+    {
+        out.push(Problem::new(
+            at,
+            "GRUB's BIOS boot code reads 512-byte sectors; this disk has 4096-byte sectors",
+            "BIOS firmware does not boot 4Kn disks: use layout sector-size=512, or bootloader \"uefi\" or \"grub\"",
         ));
     }
     if let Some(ashift) = disk.pool.property("ashift")
