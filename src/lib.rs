@@ -1,6 +1,7 @@
 //! Shared support for the example image programs and the end-to-end tests of the Forger
 //! workspace: running external tools with their exact command line on failure, the opt-in
-//! switch for slow tests, and watching a VM's serial console for markers.
+//! switch for slow tests, this machine's Debian mirror, and watching a VM's serial console
+//! for markers.
 
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
@@ -41,6 +42,18 @@ pub fn slow_tests_enabled(test: &str) -> bool {
         eprintln!("{test}: skipped (set FORGER_SLOW_TESTS=1 to run it)");
     }
     on
+}
+
+/// The Debian mirror this machine's apt uses (`/etc/apt/sources.list.d/debian.sources`),
+/// else deb.debian.org: tests install from wherever the machine is allowed to reach.
+pub fn host_debian_mirror() -> String {
+    std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("URIs:").map(|u| u.trim().to_owned()))
+        })
+        .unwrap_or_else(|| "http://deb.debian.org/debian".to_owned())
 }
 
 /// What a console watch saw.

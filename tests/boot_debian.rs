@@ -12,7 +12,7 @@ use forger::build::{BuildOptions, NoEvents, build};
 use forger::cache::Cache;
 use forger::model::*;
 use forger::plan::PlanOptions;
-use forger_workspace::{run_ok, slow_tests_enabled, watch_console};
+use forger_workspace::{host_debian_mirror, run_ok, slow_tests_enabled, watch_console};
 
 const UNIT: &str = "[Unit]
 Description=Forger boot-test marker
@@ -28,16 +28,6 @@ TTYPath=/dev/ttyS0
 WantedBy=multi-user.target
 ";
 
-fn mirror() -> String {
-    std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("URIs:").map(|u| u.trim().to_owned()))
-        })
-        .unwrap_or_else(|| "http://deb.debian.org/debian".to_owned())
-}
-
 fn image() -> Image {
     Image::builder()
         .metadata(Metadata::builder().name("debian-boot-test").version("1").build())
@@ -45,7 +35,7 @@ fn image() -> Image {
         .content(
             Fragment::builder()
                 .repositories(Repositories::builder()
-                    .apt_mirrors(vec![AptMirror::with_url(mirror()).suite("bookworm").components(vec!["main".into()]).build()])
+                    .apt_mirrors(vec![AptMirror::with_url(host_debian_mirror()).suite("bookworm").components(vec!["main".into()]).build()])
                     .build())
                 .packages(vec![PackageSet::of(["linux-image-amd64", "systemd-sysv", "udev", "systemd-boot-efi"])])
                 .customizations(vec![Customization::builder()

@@ -14,7 +14,7 @@ use forger::build::{BuildOptions, NoEvents, build};
 use forger::cache::Cache;
 use forger::model::*;
 use forger::plan::PlanOptions;
-use forger_workspace::{run_ok, slow_tests_enabled, watch_console};
+use forger_workspace::{host_debian_mirror, run_ok, slow_tests_enabled, watch_console};
 
 const UNIT: &str = "[Unit]
 Description=Forger GRUB boot-test marker
@@ -30,16 +30,6 @@ TTYPath=/dev/ttyS0
 WantedBy=multi-user.target
 ";
 
-fn mirror() -> String {
-    std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("URIs:").map(|u| u.trim().to_owned()))
-        })
-        .unwrap_or_else(|| "http://deb.debian.org/debian".to_owned())
-}
-
 fn image() -> Image {
     Image::builder()
         .metadata(Metadata::builder().name("grub-boot-test").version("1").build())
@@ -49,7 +39,7 @@ fn image() -> Image {
                 .repositories(
                     Repositories::builder()
                         .apt_mirrors(vec![
-                            AptMirror::with_url(mirror())
+                            AptMirror::with_url(host_debian_mirror())
                                 .suite("bookworm")
                                 .components(vec!["main".into()])
                                 .build(),

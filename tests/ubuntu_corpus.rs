@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use forger_workspace::{run_ok, slow_tests_enabled};
+use forger_workspace::{host_debian_mirror, run_ok, slow_tests_enabled};
 
 /// The suite of the host's Debian mirror the spec is built against.
 const SUITE: &str = "bookworm";
@@ -21,17 +21,6 @@ const DEBIAN_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
 fn corpus_spec() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("kdl-compat/tests/corpus/ubuntu-rust-ci.kdl")
-}
-
-/// The Debian mirror this machine uses (its apt sources), else deb.debian.org.
-fn debian_mirror() -> String {
-    std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("URIs:").map(|u| u.trim().to_owned()))
-        })
-        .unwrap_or_else(|| "http://deb.debian.org/debian".to_owned())
 }
 
 /// A signed APT repository under `dir` with suite [`SUITE`], component `main`, holding one
@@ -165,7 +154,7 @@ fn ubuntu_corpus_spec_builds_against_a_debian_mirror() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (local_repo, repo_key) = kernel_metapackage_repo(dir.path());
-    let mirror = debian_mirror();
+    let mirror = host_debian_mirror();
 
     // A fresh stage cache that shares only the downloaded packages with earlier runs.
     let debs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ubuntu-corpus-debs");

@@ -18,7 +18,7 @@ use std::fs;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::thread;
 
 use miette::Diagnostic;
@@ -461,22 +461,12 @@ impl AptPayload {
                 source,
             })?;
         let target = scratch.path().join("root");
-        let mut cmd = self.command_with(keyring_dir, Some(&target))?;
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        tracing::info!(command = ?cmd, "running mmdebstrap");
-        let mut child = cmd
-            .spawn()
-            .map_err(|source| Error::ToolMissing { source })?;
-        let stderr = child.stderr.take().expect("stderr was piped");
+        let (child, stderr) = spawn(
+            self.command_with(keyring_dir, Some(&target))?,
+            Stdio::null(),
+        )?;
         let log = StderrLog::collect(stderr);
-        let status = child
-            .wait()
-            .map_err(|source| Error::ToolMissing { source })?;
-        if !status.success() {
-            return Err(self.classify(status.to_string(), &log));
-        }
+        self.finish(child, &log)?;
         Ok(tree.adopt_dir(&target)?)
     }
 
@@ -486,7 +476,7 @@ impl AptPayload {
         keyring_dir: Option<&Path>,
         tree: &mut StagingTree,
     ) -> Result<TarImportStats, Error> {
-        let mut cmd = self.command_with(keyring_dir, None)?;
+        let cmd = self.command_with(keyring_dir, None)?;
         let copy = match &self.keep_tar {
             None => None,
             Some(path) => {
@@ -498,14 +488,7 @@ impl AptPayload {
                 )
             }
         };
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        tracing::info!(command = ?cmd, "running mmdebstrap");
-        let mut child = cmd
-            .spawn()
-            .map_err(|source| Error::ToolMissing { source })?;
-        let stderr = child.stderr.take().expect("stderr was piped");
+        let (mut child, stderr) = spawn(cmd, Stdio::piped())?;
         let reader = thread::spawn(move || StderrLog::collect(stderr));
         let stdout = child.stdout.take().expect("stdout was piped");
         let imported = match copy {
@@ -516,14 +499,21 @@ impl AptPayload {
             }),
         };
         // Dropping the pipe (done by import_tar) makes mmdebstrap stop if the import failed.
+        let log = reader.join().unwrap_or_default();
+        self.finish(child, &log)?;
+        Ok(imported?)
+    }
+
+    /// Waits for mmdebstrap; a failure becomes the most specific error its stderr allows.
+    fn finish(&self, mut child: Child, log: &StderrLog) -> Result<(), Error> {
         let status = child
             .wait()
             .map_err(|source| Error::ToolMissing { source })?;
-        let log = reader.join().unwrap_or_default();
-        if !status.success() {
-            return Err(self.classify(status.to_string(), &log));
+        if status.success() {
+            Ok(())
+        } else {
+            Err(self.classify(status.to_string(), log))
         }
-        Ok(imported?)
     }
 
     /// Turns mmdebstrap's stderr into the most specific error.
@@ -573,6 +563,19 @@ impl AptPayload {
         }
         Error::Failed { status, message }
     }
+}
+
+/// Starts mmdebstrap with no stdin, `stdout` as given and stderr captured.
+fn spawn(mut cmd: Command, stdout: Stdio) -> Result<(Child, ChildStderr), Error> {
+    cmd.stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped());
+    tracing::info!(command = ?cmd, "running mmdebstrap");
+    let mut child = cmd
+        .spawn()
+        .map_err(|source| Error::ToolMissing { source })?;
+    let stderr = child.stderr.take().expect("stderr was piped");
+    Ok((child, stderr))
 }
 
 /// Copies `keyrings` into a new directory as apt's `TrustedParts` wants them: `.asc` for
