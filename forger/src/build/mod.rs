@@ -6,6 +6,7 @@ mod error;
 mod events;
 mod outputs;
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ pub use error::Error;
 pub use events::{Events, NoEvents};
 
 use crate::cache::Cache;
-use crate::model::Image;
+use crate::model::{Image, TargetKind};
 use crate::payload::Payload;
 use crate::plan::{Plan, PlanOptions};
 use crate::stage::StagingTree;
@@ -162,9 +163,22 @@ pub fn build(
         let path = if cached {
             dest
         } else {
+            // A disk target adds files that belong to that one disk (fstab with its UUIDs,
+            // the illumos boot archive) to its own hard-linked copy of the tree: no other
+            // target sees them, so each output is the same whatever ran or hit before it.
+            let mut own = match target.kind {
+                TargetKind::Qcow2(_) | TargetKind::Raw(_) => {
+                    Some(tree.link_clone(work.path().join("disk-tree"))?)
+                }
+                TargetKind::Artifact(_) | TargetKind::Oci(_) => None,
+            };
+            let view = own.as_mut().unwrap_or(&mut tree);
             let (path, warnings) = timed(events, &stage, target.kind.keyword(), || {
-                outputs::write(&plan, target, &mut tree, &dest)
+                outputs::write(&plan, target, view, &dest)
             })?;
+            if let Some(own) = own {
+                fs::remove_dir_all(own.root()).map_err(Error::io(own.root()))?;
+            }
             for w in warnings {
                 events.warning(w.code, &w.message);
             }

@@ -45,7 +45,7 @@ impl Known {
 /// Writes `tree` into the (new, empty) entry directory `dir`.
 pub(super) fn save(tree: &StagingTree, dir: &Path, known: &Known) -> Result<(), Error> {
     let files = dir.join("tree");
-    link_tree(&tree.manifest, tree.root(), &files)?;
+    crate::stage::link_files(&tree.manifest, tree.root(), &files)?;
     let manifest = serde_json::to_vec(&tree.manifest).expect("manifests serialise");
     let digest = digest(&manifest, &tree.manifest, &files, known, true)?;
     write(&dir.join("manifest.json"), &manifest)?;
@@ -62,7 +62,7 @@ pub(super) fn load(dir: &Path, root: &Path, known: &Known) -> Result<Option<Stag
     if root.exists() {
         fs::remove_dir_all(root).map_err(Error::io(root))?;
     }
-    link_tree(&manifest, &files, root)?;
+    crate::stage::link_files(&manifest, &files, root)?;
     Ok(Some(StagingTree::open(root, manifest)))
 }
 
@@ -113,29 +113,6 @@ fn digest(
         }
     }
     Ok(format!("sha256:{}", hex::encode(h.finalize())))
-}
-
-/// Recreates the directories of `manifest` under `to` and links every file's bytes from
-/// `from` (copying when a hard link is impossible).
-fn link_tree(manifest: &Manifest, from: &Path, to: &Path) -> Result<(), Error> {
-    fs::create_dir_all(to).map_err(Error::io(to))?;
-    for (path, entry) in manifest.iter() {
-        if path.is_root() {
-            continue;
-        }
-        let dst = to.join(path.as_str());
-        match entry.kind {
-            EntryKind::Directory => fs::create_dir_all(&dst).map_err(Error::io(&dst))?,
-            EntryKind::File | EntryKind::Hardlink { .. } => {
-                let src = from.join(path.as_str());
-                if fs::hard_link(&src, &dst).is_err() {
-                    fs::copy(&src, &dst).map_err(Error::io(&dst))?;
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {

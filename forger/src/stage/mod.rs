@@ -18,4 +18,4 @@ pub use error::Error;
 pub use manifest::{Entry, EntryKind, Manifest};
 pub use path::StagePath;
 pub use tar_import::TarImportStats;
-pub use tree::StagingTree;
+pub use tree::{StagingTree, link_files};

@@ -40,6 +40,21 @@ impl StagingTree {
         }
     }
 
+    /// A second tree at `root` (created fresh) whose files are hard links to this one's and
+    /// whose manifest is a copy: what one of them changes through the tree's methods (which
+    /// replace a file rather than write into it) the other does not see.
+    pub fn link_clone(&self, root: impl Into<PathBuf>) -> Result<StagingTree, Error> {
+        let root = root.into();
+        if root.exists() {
+            fs::remove_dir_all(&root).map_err(Error::io(&root))?;
+        }
+        link_files(&self.manifest, &self.root, &root)?;
+        Ok(StagingTree {
+            root,
+            manifest: self.manifest.clone(),
+        })
+    }
+
     /// The host directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -205,4 +220,27 @@ impl StagingTree {
             }),
         }
     }
+}
+
+/// Recreates the directories of `manifest` under `to` and links every file's bytes from
+/// `from` (copying when a hard link is impossible, as across file systems).
+pub fn link_files(manifest: &Manifest, from: &Path, to: &Path) -> Result<(), Error> {
+    fs::create_dir_all(to).map_err(Error::io(to))?;
+    for (path, entry) in manifest.iter() {
+        if path.is_root() {
+            continue;
+        }
+        let dst = to.join(path.as_str());
+        match entry.kind {
+            EntryKind::Directory => fs::create_dir_all(&dst).map_err(Error::io(&dst))?,
+            EntryKind::File | EntryKind::Hardlink { .. } => {
+                let src = from.join(path.as_str());
+                if fs::hard_link(&src, &dst).is_err() {
+                    fs::copy(&src, &dst).map_err(Error::io(&dst))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -486,3 +486,54 @@ fn grub_missing_modules_name_the_package() {
     let text = format!("{err:?}");
     assert!(text.contains("grub-efi-amd64-bin"), "{text}");
 }
+
+/// A disk target's `/etc/fstab` belongs to that disk: a tarball built beside it does not get
+/// it, and stays the same whether the disk target ran or came from the stage cache.
+#[test]
+fn grub_disk_files_stay_on_the_disk_whatever_the_cache_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rootfs = tmp.path().join("rootfs");
+    host_grub_root(&rootfs, true, false);
+    let cache = forger::cache::Cache::new(tmp.path().join("cache"));
+    let build_both = |tar: Compression, out: &str| {
+        let mut img = image(Bootloader::Grub);
+        img.targets.push(Target {
+            kind: TargetKind::Artifact(ArtifactTarget { compression: tar }),
+            ..Target::artifact("rootfs")
+        });
+        let options = BuildOptions {
+            plan: PlanOptions {
+                epoch: 1_700_000_000,
+                ..Default::default()
+            },
+            out_dir: tmp.path().join(out),
+            skip_push: true,
+            rootfs: Some(rootfs.clone()),
+            cache: Some(cache.clone()),
+            ..Default::default()
+        };
+        let report = build(&img, &options, &mut NoEvents).unwrap();
+        let listing = run_ok(Command::new("tar").arg("-tvf").arg(&report.outputs[1].path));
+        (report.outputs[0].path.clone(), listing)
+    };
+    // Cold: both targets run, the disk first.
+    let (disk, listing) = build_both(Compression::Gzip, "a");
+    let root = partitions(&disk)
+        .into_iter()
+        .find(|p| p.4 == "root")
+        .unwrap();
+    let root_img = tmp.path().join("root.ext4");
+    extract(&disk, root.2, root.3, &root_img);
+    let fstab = run_ok(
+        Command::new("debugfs")
+            .arg("-R")
+            .arg("cat /etc/fstab")
+            .arg(&root_img),
+    );
+    assert!(fstab.contains(" / ext4 "), "{fstab}");
+    assert!(!listing.contains("etc/fstab"), "{listing}");
+    // Warm with another tarball compression: the disk is a cache hit, the tarball is built
+    // again, with the same entries.
+    let (_, again) = build_both(Compression::Zstd, "b");
+    assert_eq!(listing, again);
+}
