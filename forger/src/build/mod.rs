@@ -6,18 +6,17 @@ mod error;
 mod events;
 mod outputs;
 
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use error::Error;
 pub use events::{Events, NoEvents};
 
 use crate::cache::Cache;
-use crate::model::{Image, TargetKind};
+use crate::model::{Image, Target};
 use crate::payload::Payload;
 use crate::plan::{Plan, PlanOptions};
-use crate::stage::StagingTree;
+use crate::stage::{StagingTree, Warning};
 
 /// How to build.
 #[derive(Debug, Clone, Default)]
@@ -141,7 +140,10 @@ pub fn build(
     };
     tree.manifest.clamp_mtimes(plan.epoch);
 
-    let mut report = BuildReport::default();
+    // Cache lookups first, in plan order; then every missing output is written at the same
+    // time (each writer only reads the tree); then outputs are stored, reported and pushed
+    // in plan order.
+    let mut jobs = Vec::new();
     for target in &plan.targets {
         let stem = options
             .output_name
@@ -160,33 +162,39 @@ pub fn build(
             }
             None => false,
         };
-        let path = if cached {
-            dest
-        } else {
-            // A disk target adds files that belong to that one disk (fstab with its UUIDs,
-            // the illumos boot archive) to its own hard-linked copy of the tree: no other
-            // target sees them, so each output is the same whatever ran or hit before it.
-            let mut own = match target.kind {
-                TargetKind::Qcow2(_) | TargetKind::Raw(_) => {
-                    Some(tree.link_clone(work.path().join("disk-tree"))?)
+        jobs.push(Job {
+            target,
+            stage,
+            hash,
+            dest,
+            cached,
+        });
+    }
+    let written = write_outputs(&plan, &tree, work.path(), &jobs, events);
+
+    let mut report = BuildReport::default();
+    for (job, written) in jobs.into_iter().zip(written) {
+        let Job {
+            target,
+            stage,
+            hash,
+            dest,
+            ..
+        } = job;
+        let path = match written {
+            None => dest,
+            Some((result, elapsed)) => {
+                let (path, warnings) = result?;
+                events.stage_done(&stage, elapsed);
+                for w in warnings {
+                    events.warning(w.code, &w.message);
                 }
-                TargetKind::Artifact(_) | TargetKind::Oci(_) => None,
-            };
-            let view = own.as_mut().unwrap_or(&mut tree);
-            let (path, warnings) = timed(events, &stage, target.kind.keyword(), || {
-                outputs::write(&plan, target, view, &dest)
-            })?;
-            if let Some(own) = own {
-                fs::remove_dir_all(own.root()).map_err(Error::io(own.root()))?;
+                make_readable(&path).map_err(Error::io(&path))?;
+                if let Some(c) = cache {
+                    c.store_output(hash, &path)?;
+                }
+                path
             }
-            for w in warnings {
-                events.warning(w.code, &w.message);
-            }
-            make_readable(&path).map_err(Error::io(&path))?;
-            if let Some(c) = cache {
-                c.store_output(hash, &path)?;
-            }
-            path
         };
         events.output(&target.name, &path);
         let pushed = match (&target.push_to, options.skip_push) {
@@ -219,6 +227,54 @@ pub fn build(
         })?;
     }
     Ok(report)
+}
+
+/// One selected target on its way to an output.
+struct Job<'p> {
+    target: &'p Target,
+    stage: String,
+    hash: &'p str,
+    dest: PathBuf,
+    /// Restored from the stage cache: nothing to write.
+    cached: bool,
+}
+
+/// What writing one output gave, and how long it took.
+type Written = (crate::Result<(PathBuf, Vec<Warning>)>, Duration);
+
+/// Writes the outputs of the jobs that were not cached, all at once, one thread each (the
+/// writers stream, so memory stays bounded; a compressing writer uses every core on its
+/// own, a file system writer mostly waits for its tool). `None` for cached jobs. Stage
+/// starts are reported here; the caller reports each stage's end in plan order.
+fn write_outputs(
+    plan: &Plan,
+    tree: &StagingTree,
+    work: &Path,
+    jobs: &[Job<'_>],
+    events: &mut dyn Events,
+) -> Vec<Option<Written>> {
+    std::thread::scope(|scope| {
+        let running: Vec<_> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, job)| {
+                if job.cached {
+                    return None;
+                }
+                events.stage_start(&job.stage, job.target.kind.keyword());
+                let scratch = work.join(format!("target-{i}"));
+                Some(scope.spawn(move || {
+                    let start = Instant::now();
+                    let result = outputs::write(plan, job.target, tree, &scratch, &job.dest);
+                    (result, start.elapsed())
+                }))
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|handle| handle.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))))
+            .collect()
+    })
 }
 
 /// The plan with its payload stage keyed by the payload's fingerprint (for package payloads,

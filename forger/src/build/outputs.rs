@@ -1,6 +1,7 @@
 //! Dispatch from a target to the writer of its output, and from a distribution to its
 //! package installer. This is where the model's settings meet the format writers' options.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::archive::{self, ArchiveOptions};
@@ -212,17 +213,27 @@ pub(crate) fn file_name(target: &Target, stem: &str) -> String {
 }
 
 /// Writes `target`'s output for `tree` to `dest` (through a temporary name) and returns it
-/// with any warnings. Disk targets first write the files that depend on the disk (fstab).
+/// with any warnings. `tree` is only read, so several targets can be written at once.
+/// A disk target adds the files that belong to that one disk (fstab with its UUIDs, the
+/// illumos boot archive) to its own hard-linked copy of the tree, made in `scratch`: no
+/// other target sees them, so each output is the same whatever ran or hit before it.
 pub(crate) fn write(
     plan: &Plan,
     target: &Target,
-    tree: &mut StagingTree,
+    tree: &StagingTree,
+    scratch: &Path,
     dest: &Path,
 ) -> crate::Result<(PathBuf, Vec<Warning>)> {
     let seed = Seed::for_target(&plan.metadata.name, &plan.metadata.version, &target.name);
+    let on_own_copy = |d: &DiskTarget, format: Format| {
+        let mut own = tree.link_clone(scratch)?;
+        let written = write_disk(plan, d, &mut own, dest, &seed, format);
+        fs::remove_dir_all(scratch).map_err(crate::build::Error::io(scratch))?;
+        written
+    };
     match &target.kind {
-        TargetKind::Qcow2(d) => write_disk(plan, d, tree, dest, &seed, qcow2_format(d)),
-        TargetKind::Raw(d) => write_disk(plan, d, tree, dest, &seed, Format::Raw),
+        TargetKind::Qcow2(d) => on_own_copy(d, qcow2_format(d)),
+        TargetKind::Raw(d) => on_own_copy(d, Format::Raw),
         TargetKind::Artifact(a) => {
             archive::write(
                 tree,

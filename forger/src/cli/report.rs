@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use miette::Diagnostic;
 use serde_json::json;
 
@@ -16,13 +16,29 @@ use crate::cache::Lookup;
 /// Prints build events for one output mode.
 pub struct Reporter {
     mode: OutputMode,
-    bar: Option<ProgressBar>,
+    /// Spinners of the stages running now (targets are written side by side).
+    bars: MultiProgress,
+    running: Vec<(String, ProgressBar)>,
 }
 
 impl Reporter {
     /// A reporter for `mode`.
     pub fn new(mode: OutputMode) -> Self {
-        Reporter { mode, bar: None }
+        Reporter {
+            mode,
+            bars: MultiProgress::new(),
+            running: Vec::new(),
+        }
+    }
+
+    /// A line on stderr, above the running spinners when they are drawn (indicatif drops
+    /// lines printed through hidden bars, as when stderr is not a terminal).
+    fn line(&self, text: String) {
+        if self.running.is_empty() || self.bars.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            let _ = self.bars.println(text);
+        }
     }
 
     fn json(value: serde_json::Value) {
@@ -31,7 +47,7 @@ impl Reporter {
 
     /// Renders an error: miette's graphical report on stderr, plus an `error` event in JSON mode.
     pub fn error(&mut self, err: &crate::Error) {
-        if let Some(bar) = self.bar.take() {
+        for (_, bar) in self.running.drain(..) {
             bar.abandon();
         }
         if self.mode == OutputMode::Json {
@@ -66,7 +82,7 @@ impl Events for Reporter {
     fn stage_start(&mut self, stage: &str, detail: &str) {
         match self.mode {
             OutputMode::Pretty => {
-                let bar = ProgressBar::new_spinner();
+                let bar = self.bars.add(ProgressBar::new_spinner());
                 bar.set_style(
                     ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} [{elapsed}]")
                         .expect("the template is valid"),
@@ -74,7 +90,7 @@ impl Events for Reporter {
                 bar.set_prefix(stage.to_owned());
                 bar.set_message(detail.to_owned());
                 bar.enable_steady_tick(Duration::from_millis(120));
-                self.bar = Some(bar);
+                self.running.push((stage.to_owned(), bar));
             }
             OutputMode::Json => {
                 Self::json(json!({"event": "stage-start", "stage": stage, "detail": detail}))
@@ -86,10 +102,12 @@ impl Events for Reporter {
     fn stage_done(&mut self, stage: &str, elapsed: Duration) {
         match self.mode {
             OutputMode::Pretty => {
-                if let Some(bar) = self.bar.take() {
+                if let Some(i) = self.running.iter().position(|(s, _)| s == stage) {
+                    let (_, bar) = self.running.remove(i);
                     bar.finish_and_clear();
+                    self.bars.remove(&bar);
                 }
-                eprintln!("✓ {stage:<24} {:>8.2}s", elapsed.as_secs_f64());
+                self.line(format!("✓ {stage:<24} {:>8.2}s", elapsed.as_secs_f64()));
             }
             OutputMode::Json => Self::json(json!({
                 "event": "stage-done", "stage": stage, "seconds": elapsed.as_secs_f64()
@@ -101,11 +119,7 @@ impl Events for Reporter {
     fn warning(&mut self, code: &str, message: &str) {
         match self.mode {
             OutputMode::Pretty => {
-                let line = format!("warning[{code}]: {message}");
-                match &self.bar {
-                    Some(bar) => bar.println(line),
-                    None => eprintln!("{line}"),
-                }
+                self.line(format!("warning[{code}]: {message}"));
             }
             OutputMode::Json => {
                 Self::json(json!({"event": "warning", "code": code, "message": message}))
@@ -116,11 +130,11 @@ impl Events for Reporter {
 
     fn cache(&mut self, stage: &str, lookup: Lookup) {
         match self.mode {
-            OutputMode::Pretty => eprintln!(
+            OutputMode::Pretty => self.line(format!(
                 "{} {stage:<24} cache {}",
                 if lookup.is_hit() { "✓" } else { "·" },
                 lookup.label()
-            ),
+            )),
             OutputMode::Json => {
                 let (result, from) = match lookup {
                     Lookup::Hit => ("hit", Some("local")),

@@ -487,10 +487,27 @@ fn grub_missing_modules_name_the_package() {
     assert!(text.contains("grub-efi-amd64-bin"), "{text}");
 }
 
-/// A disk target's `/etc/fstab` belongs to that disk: a tarball built beside it does not get
-/// it, and stays the same whether the disk target ran or came from the stage cache.
+/// Stage starts and ends in the order the build reports them.
+#[derive(Default)]
+struct Order(Vec<String>);
+
+impl forger::build::Events for Order {
+    fn stage_start(&mut self, stage: &str, _: &str) {
+        self.0.push(format!("start {stage}"));
+    }
+    fn stage_done(&mut self, stage: &str, _: std::time::Duration) {
+        self.0.push(format!("done {stage}"));
+    }
+    fn warning(&mut self, _: &str, _: &str) {}
+    fn output(&mut self, _: &str, _: &Path) {}
+    fn cache(&mut self, _: &str, _: forger::cache::Lookup) {}
+}
+
+/// A disk and a tarball are written at the same time. The disk target's `/etc/fstab` belongs
+/// to that disk: the tarball does not get it, and stays the same whether the disk target ran
+/// or came from the stage cache.
 #[test]
-fn grub_disk_files_stay_on_the_disk_whatever_the_cache_holds() {
+fn grub_disk_and_tarball_are_written_side_by_side_and_disk_files_stay_on_the_disk() {
     let tmp = tempfile::tempdir().unwrap();
     let rootfs = tmp.path().join("rootfs");
     host_grub_root(&rootfs, true, false);
@@ -512,12 +529,27 @@ fn grub_disk_files_stay_on_the_disk_whatever_the_cache_holds() {
             cache: Some(cache.clone()),
             ..Default::default()
         };
-        let report = build(&img, &options, &mut NoEvents).unwrap();
+        let mut order = Order::default();
+        let report = build(&img, &options, &mut order).unwrap();
         let listing = run_ok(Command::new("tar").arg("-tvf").arg(&report.outputs[1].path));
-        (report.outputs[0].path.clone(), listing)
+        (report.outputs[0].path.clone(), listing, order.0)
     };
-    // Cold: both targets run, the disk first.
-    let (disk, listing) = build_both(Compression::Gzip, "a");
+    // Cold: both targets run, side by side (both start before either ends).
+    let (disk, listing, order) = build_both(Compression::Gzip, "a");
+    let targets: Vec<&str> = order
+        .iter()
+        .filter(|e| e.contains("target:"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "start target:disk",
+            "start target:rootfs",
+            "done target:disk",
+            "done target:rootfs"
+        ]
+    );
     let root = partitions(&disk)
         .into_iter()
         .find(|p| p.4 == "root")
@@ -534,6 +566,6 @@ fn grub_disk_files_stay_on_the_disk_whatever_the_cache_holds() {
     assert!(!listing.contains("etc/fstab"), "{listing}");
     // Warm with another tarball compression: the disk is a cache hit, the tarball is built
     // again, with the same entries.
-    let (_, again) = build_both(Compression::Zstd, "b");
+    let (_, again, _) = build_both(Compression::Zstd, "b");
     assert_eq!(listing, again);
 }
