@@ -4,6 +4,7 @@
 //! for markers.
 
 use std::io::Read;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -54,6 +55,45 @@ pub fn host_debian_mirror() -> String {
                 .find_map(|l| l.strip_prefix("URIs:").map(|u| u.trim().to_owned()))
         })
         .unwrap_or_else(|| "http://deb.debian.org/debian".to_owned())
+}
+
+/// A headless q35 VM (TCG, 2 vCPUs, 1 GiB, serial console on stdio, no network, no reboot)
+/// booting `disk` (`format`: `raw` or `qcow2`) as a snapshot that leaves the file alone:
+/// under OVMF with a fresh copy of its variable store in `uefi_vars_dir` when given, else
+/// under QEMU's default SeaBIOS.
+pub fn qemu_vm(disk: &Path, format: &str, uefi_vars_dir: Option<&Path>) -> Command {
+    let mut qemu = Command::new("qemu-system-x86_64");
+    qemu.args([
+        "-machine",
+        "q35",
+        "-accel",
+        "tcg",
+        "-smp",
+        "2",
+        "-m",
+        "1024",
+        "-nographic",
+        "-no-reboot",
+        "-net",
+        "none",
+    ]);
+    if let Some(dir) = uefi_vars_dir {
+        let vars = dir.join("vars.fd");
+        std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)
+            .expect("OVMF is installed (scripts/install-test-deps.sh)");
+        qemu.arg("-drive")
+            .arg("if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd")
+            .arg("-drive")
+            .arg(format!(
+                "if=pflash,format=raw,unit=1,file={}",
+                vars.display()
+            ));
+    }
+    qemu.arg("-drive").arg(format!(
+        "if=virtio,format={format},file={},snapshot=on",
+        disk.display()
+    ));
+    qemu
 }
 
 /// What a console watch saw.

@@ -12,7 +12,7 @@ use forger::build::{BuildOptions, NoEvents, build};
 use forger::cache::Cache;
 use forger::model::*;
 use forger::plan::PlanOptions;
-use forger_workspace::{host_debian_mirror, run_ok, slow_tests_enabled, watch_console};
+use forger_workspace::{host_debian_mirror, qemu_vm, run_ok, slow_tests_enabled, watch_console};
 
 const UNIT: &str = "[Unit]
 Description=Forger boot-test marker
@@ -98,37 +98,7 @@ fn debian_qcow2_boots_with_overlays_and_users_and_rebuilds_identically() {
     );
     assert!(a == b, "two builds with the same package cache differ");
 
-    let vars = dir.path().join("vars.fd");
-    std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).unwrap();
-    let mut qemu = Command::new("timeout");
-    qemu.args([
-        "300",
-        "qemu-system-x86_64",
-        "-machine",
-        "q35",
-        "-accel",
-        "tcg",
-        "-smp",
-        "2",
-        "-m",
-        "1024",
-        "-nographic",
-        "-no-reboot",
-        "-net",
-        "none",
-    ])
-    .arg("-drive")
-    .arg("if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd")
-    .arg("-drive")
-    .arg(format!(
-        "if=pflash,format=raw,unit=1,file={}",
-        vars.display()
-    ))
-    .arg("-drive")
-    .arg(format!(
-        "if=virtio,format=qcow2,file={},snapshot=on",
-        qcow2.display()
-    ));
+    let mut qemu = qemu_vm(&qcow2, "qcow2", Some(dir.path()));
     let markers = ["FORGER-MARKER-BOOTED", "OWN=", "login:"];
     let log = watch_console(&mut qemu, &markers, Duration::from_secs(280));
     let keep = std::env::temp_dir().join("forger-debian-boot.log");

@@ -14,7 +14,7 @@ use forger::build::{BuildOptions, NoEvents, build};
 use forger::cache::Cache;
 use forger::model::*;
 use forger::plan::PlanOptions;
-use forger_workspace::{host_debian_mirror, run_ok, slow_tests_enabled, watch_console};
+use forger_workspace::{host_debian_mirror, qemu_vm, run_ok, slow_tests_enabled, watch_console};
 
 const UNIT: &str = "[Unit]
 Description=Forger GRUB boot-test marker
@@ -109,36 +109,7 @@ fn build_into(out: &Path, cache: &Path) -> PathBuf {
 /// the console.
 fn boot(disk: &Path, dir: &Path, uefi: bool) {
     let firmware = if uefi { "uefi" } else { "bios" };
-    let mut qemu = Command::new("qemu-system-x86_64");
-    qemu.args([
-        "-machine",
-        "q35",
-        "-accel",
-        "tcg",
-        "-smp",
-        "2",
-        "-m",
-        "1024",
-        "-nographic",
-        "-no-reboot",
-        "-net",
-        "none",
-    ]);
-    if uefi {
-        let vars = dir.join("vars.fd");
-        std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).unwrap();
-        qemu.arg("-drive")
-            .arg("if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd")
-            .arg("-drive")
-            .arg(format!(
-                "if=pflash,format=raw,unit=1,file={}",
-                vars.display()
-            ));
-    }
-    qemu.arg("-drive").arg(format!(
-        "if=virtio,format=qcow2,file={},snapshot=on",
-        disk.display()
-    ));
+    let mut qemu = qemu_vm(disk, "qcow2", uefi.then_some(dir));
     let markers = [
         "Loading Linux ",
         "FORGER-GRUB-BOOTED",
