@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 pub use error::Error;
 pub use events::{Events, NoEvents};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, Lookup};
 use crate::model::{Image, Target};
 use crate::payload::Payload;
 use crate::plan::{Plan, PlanOptions};
@@ -156,7 +156,7 @@ pub fn build(
         let dest = options.out_dir.join(outputs::file_name(target, &stem));
         let cached = match cache {
             Some(c) => {
-                let lookup = c.restore_output(hash, &dest)?;
+                let lookup = or_miss(c.restore_output(hash, &dest), Lookup::Miss, &stage, events)?;
                 events.cache(&stage, lookup);
                 lookup.is_hit()
             }
@@ -331,9 +331,37 @@ fn lookup_tree(
     let Some(cache) = cache else {
         return Ok(None);
     };
-    let (lookup, tree) = cache.restore_tree(hash, root)?;
+    let (lookup, tree) = or_miss(
+        cache.restore_tree(hash, root),
+        (Lookup::Miss, None),
+        stage,
+        events,
+    )?;
     events.cache(stage, lookup);
     Ok(tree)
+}
+
+/// A cache registry that cannot be read makes a miss with a warning, not a failed build: the
+/// cache only saves work, and the build can still do it.
+fn or_miss<T>(
+    found: Result<T, crate::cache::Error>,
+    miss: T,
+    stage: &str,
+    events: &mut dyn Events,
+) -> crate::Result<T> {
+    match found {
+        Err(e @ crate::cache::Error::Registry { .. }) => {
+            let cause = std::error::Error::source(&e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            events.warning(
+                "cache-registry-unavailable",
+                &format!("{stage}: {e}{cause}; building the stage instead"),
+            );
+            Ok(miss)
+        }
+        other => Ok(other?),
+    }
 }
 
 fn timed<T, E>(

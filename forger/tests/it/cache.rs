@@ -25,6 +25,7 @@ const TS: &str = "20250101T000000Z";
 struct Record {
     ran: Vec<String>,
     lookups: Vec<(String, Lookup)>,
+    warnings: Vec<String>,
 }
 
 impl Record {
@@ -46,7 +47,7 @@ impl Events for Record {
         self.ran.push(stage.to_owned());
     }
     fn warning(&mut self, code: &str, message: &str) {
-        panic!("unexpected warning [{code}] {message}");
+        self.warnings.push(format!("[{code}] {message}"));
     }
     fn output(&mut self, _: &str, _: &Path) {}
     fn cache(&mut self, stage: &str, lookup: Lookup) {
@@ -176,8 +177,16 @@ impl Setup {
         image(&self.path("repo"), &self.path("spec"), packages)
     }
 
-    /// Builds into `out` with `cache`; returns the record and the two outputs' bytes.
+    /// Builds into `out` with `cache`, which must give no warning; returns the record and
+    /// the two outputs' bytes.
     fn build_with(&self, image: &Image, cache: &Cache, out: &str) -> (Record, Vec<Vec<u8>>) {
+        let (rec, bytes) = self.build_warned(image, cache, out);
+        assert!(rec.warnings.is_empty(), "{:?}", rec.warnings);
+        (rec, bytes)
+    }
+
+    /// [`Setup::build_with`], warnings allowed (they are in the record).
+    fn build_warned(&self, image: &Image, cache: &Cache, out: &str) -> (Record, Vec<Vec<u8>>) {
         let options = BuildOptions {
             plan: PlanOptions {
                 epoch: 1_700_000_000,
@@ -415,4 +424,37 @@ fn cache_registry_machine_a_pushes_machine_b_pulls_without_running_the_payload()
     assert_eq!(c.lookup("overlays"), Some(Lookup::Miss), "{c:?}");
     assert_eq!(c.lookup("payload"), Some(Lookup::RegistryHit), "{c:?}");
     assert!(!c.ran("payload") && c.ran("overlays"), "{c:?}");
+}
+
+/// A `--cache-from` registry nobody answers at is a miss with a warning per stage, and the
+/// build goes on.
+#[test]
+fn cache_an_unreachable_registry_is_a_miss_with_a_warning() {
+    let s = Setup::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let cache = Cache::new(s.path("cache")).with_registry(Registry {
+        pull_from: Some(format!("127.0.0.1:{port}/forger-cache")),
+        options: forger::oci::PushOptions {
+            insecure_registries: vec![format!("127.0.0.1:{port}")],
+            retry: forger::oci::Retry {
+                attempts: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        ..Registry::default()
+    });
+    let (rec, _) = s.build_warned(&s.image(&["tools"]), &cache, "out");
+    assert!(rec.ran("payload"), "{rec:?}");
+    assert!(
+        !rec.warnings.is_empty()
+            && rec
+                .warnings
+                .iter()
+                .all(|w| w.starts_with("[cache-registry-unavailable]")),
+        "{:?}",
+        rec.warnings
+    );
 }
