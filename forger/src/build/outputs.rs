@@ -135,14 +135,13 @@ impl PayloadSource for IpsPayload {
     /// The plan hashes publishers, incorporation, variants, facets and packages; this adds
     /// the catalogs' state ([`crate::cache::snapshot::ips`]).
     fn fingerprint(&self) -> Result<String, payload::Error> {
-        let snapshot = crate::cache::snapshot::ips(&self.publishers, &self.ca_certs)
-            .map_err(|e| payload::Error::Installer(Box::new(e.into())))?;
+        let snapshot =
+            crate::cache::snapshot::ips(&self.publishers, &self.ca_certs).map_err(payload_error)?;
         Ok(format!("ips:native\n{snapshot}"))
     }
 
     fn install(&self, tree: &mut StagingTree) -> Result<(), payload::Error> {
-        IpsPayload::install(self, tree)
-            .map_err(|e| payload::Error::Installer(Box::new(e.into())))?;
+        IpsPayload::install(self, tree).map_err(payload_error)?;
         Ok(())
     }
 }
@@ -170,7 +169,8 @@ impl PayloadSource for SystemPkg {
     }
 }
 
-fn payload_error(e: ips::Error) -> payload::Error {
+/// An installer's or a snapshot's failure, as the payload error the pipeline reports.
+fn payload_error(e: impl Into<crate::Error>) -> payload::Error {
     payload::Error::Installer(Box::new(e.into()))
 }
 
@@ -186,14 +186,12 @@ impl PayloadSource for AptPayload {
     /// The plan hashes suite, mirrors and packages; this names the installer and adds the
     /// mirrors' state ([`crate::cache::snapshot::apt`]).
     fn fingerprint(&self) -> Result<String, payload::Error> {
-        let snapshot = crate::cache::snapshot::apt(&self.mirrors)
-            .map_err(|e| payload::Error::Installer(Box::new(e.into())))?;
+        let snapshot = crate::cache::snapshot::apt(&self.mirrors).map_err(payload_error)?;
         Ok(format!("apt:{}\n{snapshot}", self.variant.as_str()))
     }
 
     fn install(&self, tree: &mut StagingTree) -> Result<(), payload::Error> {
-        AptPayload::install(self, tree)
-            .map_err(|e| payload::Error::Installer(Box::new(e.into())))?;
+        AptPayload::install(self, tree).map_err(payload_error)?;
         Ok(())
     }
 }

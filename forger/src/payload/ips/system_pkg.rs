@@ -6,10 +6,10 @@
 //! `pkg image-create --full` with the first publisher, the variants and the facets; further
 //! publishers appended in search order with `set-publisher`; CA certificates approved per
 //! publisher; the incorporation installed on its own first so that it constrains the rest;
-//! then the packages. pkg installs into a scratch image beside the staging tree, which is then
-//! imported. Owners and modes are read back from the installed manifests in the image's
-//! `/var/pkg`, resolved against the image's own passwd/group — not from the host's `lstat`,
-//! which is only right when pkg ran as root.
+//! then the packages. pkg installs into a scratch image beside the staging tree, whose files
+//! are then moved into the tree ([`StagingTree::adopt_dir`]). Owners and modes are read back
+//! from the installed manifests in the image's `/var/pkg`, resolved against the image's own
+//! passwd/group — not from the host's `lstat`, which is only right when pkg ran as root.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -127,9 +127,9 @@ impl SystemPkg {
         }
 
         let installed = installed_fmris(image)?;
-        tree.import_dir(image)?;
+        tree.adopt_dir(image)?;
         disown_builder(tree, image)?;
-        let owners = apply_manifest_modes(tree, image, &installed, &self.request)?;
+        let owners = apply_manifest_modes(tree, &installed, &self.request)?;
         resolve_owners(tree, &owners)?;
         Ok(installed
             .iter()
@@ -221,18 +221,18 @@ fn installed_fmris(image: &Path) -> Result<Vec<(String, String, String)>, Error>
 }
 
 /// Sets the mode of every `dir` and `file` the installed manifests deliver (for this image's
-/// variants and facets) and returns their owner names for [`resolve_owners`].
+/// variants and facets) and returns their owner names for [`resolve_owners`]. The manifests
+/// are read from the staged `/var/pkg`, where the import put them.
 fn apply_manifest_modes(
     tree: &mut StagingTree,
-    image: &Path,
     installed: &[(String, String, String)],
     request: &IpsPayload,
 ) -> Result<OwnerNames, Error> {
     let varcets = request.varcets();
     let mut owners = BTreeMap::new();
+    let pkg_state = tree.root().join("var/pkg/publisher");
     for (publisher, stem, version) in installed {
-        let path = image
-            .join("var/pkg/publisher")
+        let path = pkg_state
             .join(publisher)
             .join("pkg")
             .join(quote(stem))
