@@ -81,11 +81,15 @@ pub fn build(
     events: &mut dyn Events,
 ) -> crate::Result<BuildReport> {
     let plan = check(image, &options.plan)?;
-    let payload = match &options.rootfs {
-        Some(path) => Payload::rootfs(path)?,
-        None => outputs::package_payload(&plan, options.cache.as_ref(), options.ips_client)?,
+    let (plan, payloads) = match &options.rootfs {
+        Some(path) => (plan.without_layers(), vec![Payload::rootfs(path)?]),
+        None => {
+            let payloads =
+                outputs::package_payloads(&plan, options.cache.as_ref(), options.ips_client)?;
+            (plan, payloads)
+        }
     };
-    let (plan, cache) = keyed_plan(plan, &payload, options, events)?;
+    let (plan, cache) = keyed_plan(plan, &payloads[0], options, events)?;
     if options.output_name.is_some() && plan.targets.len() != 1 {
         return Err(Error::OutputNameAmbiguous {
             count: plan.targets.len(),
@@ -99,28 +103,21 @@ pub fn build(
         .tempdir_in(&options.out_dir)
         .map_err(Error::io(&options.out_dir))?;
     let tree_root = work.path().join("tree");
-    let payload_hash = plan
-        .stage_hash("payload")
-        .expect("plans have a payload stage");
+    // The payload stages in order: one per base layer, then the image's own.
+    let payload_stages: Vec<(&str, &str)> = plan
+        .stages
+        .iter()
+        .filter(|s| s.name.starts_with("base:") || s.name == "payload")
+        .map(|s| (s.name.as_str(), s.hash.as_str()))
+        .collect();
+    assert_eq!(payload_stages.len(), payloads.len(), "a payload per stage");
     let overlays_hash = plan
         .stage_hash("overlays")
         .expect("plans have an overlays stage");
     let mut tree = match lookup_tree(cache, overlays_hash, &tree_root, "overlays", events)? {
         Some(tree) => tree,
         None => {
-            let mut tree = match lookup_tree(cache, payload_hash, &tree_root, "payload", events)? {
-                Some(tree) => tree,
-                None => {
-                    let mut tree = StagingTree::create(&tree_root)?;
-                    timed(events, "payload", &payload.describe(), || {
-                        payload.install(&mut tree)
-                    })?;
-                    if let Some(c) = cache {
-                        c.store_tree(payload_hash, &tree)?;
-                    }
-                    tree
-                }
-            };
+            let mut tree = payload_tree(&payload_stages, &payloads, cache, &tree_root, events)?;
             let detail = format!(
                 "{} users, {} actions",
                 plan.users.len(),
@@ -221,12 +218,44 @@ pub fn build(
             .filter(|s| s.name.starts_with("target:"))
             .map(|s| s.hash.as_str())
             .collect();
-        let detail = format!("{} entries", 2 + targets.len());
-        timed(events, "cache-push", &detail, || {
-            c.push(&[payload_hash, overlays_hash], &targets)
-        })?;
+        let mut trees: Vec<&str> = payload_stages.iter().map(|(_, hash)| *hash).collect();
+        trees.push(overlays_hash);
+        let detail = format!("{} entries", trees.len() + targets.len());
+        timed(events, "cache-push", &detail, || c.push(&trees, &targets))?;
     }
     Ok(report)
+}
+
+/// The staged payload: the latest payload stage the cache holds, with the stages after it
+/// installed on top, each stored as it completes. Without a hit the first payload starts
+/// from an empty tree. A child of a cached base thus installs only its own packages.
+fn payload_tree(
+    stages: &[(&str, &str)],
+    payloads: &[Payload],
+    cache: Option<&Cache>,
+    root: &Path,
+    events: &mut dyn Events,
+) -> crate::Result<StagingTree> {
+    let mut found = None;
+    for (i, (stage, hash)) in stages.iter().enumerate().rev() {
+        if let Some(tree) = lookup_tree(cache, hash, root, stage, events)? {
+            found = Some((i + 1, tree));
+            break;
+        }
+    }
+    let (next, mut tree) = match found {
+        Some(hit) => hit,
+        None => (0, StagingTree::create(root)?),
+    };
+    for ((stage, hash), payload) in stages.iter().zip(payloads).skip(next) {
+        timed(events, stage, &payload.describe(), || {
+            payload.install(&mut tree)
+        })?;
+        if let Some(c) = cache {
+            c.store_tree(hash, &tree)?;
+        }
+    }
+    Ok(tree)
 }
 
 /// One selected target on its way to an output.

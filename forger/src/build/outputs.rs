@@ -23,14 +23,16 @@ use crate::plan::Plan;
 use crate::seed::Seed;
 use crate::stage::{StagingTree, Warning};
 
-/// The package installer for the plan's distribution; `.deb` files are kept in the stage
-/// cache's `apt-archives` directory across builds. An APT mirror override in the plan brings
-/// its own keyrings (see [`crate::plan::AptOverride`]).
-pub(crate) fn package_payload(
+/// The package installers for the plan's distribution, one per payload stage: the first
+/// bootstraps the system with the packages of the lowest base layer (or all of them), each
+/// further one adds the packages of the next layer, the last those of the image itself.
+/// `.deb` files are kept in the stage cache's `apt-archives` directory across builds. An APT
+/// mirror override in the plan brings its own keyrings (see [`crate::plan::AptOverride`]).
+pub(crate) fn package_payloads(
     plan: &Plan,
     cache: Option<&Cache>,
     ips_client: IpsClient,
-) -> crate::Result<Payload> {
+) -> crate::Result<Vec<Payload>> {
     match plan.distro.family() {
         Family::Apt => {
             let mut apt = AptPayload::for_distro(&plan.distro.to_string())?;
@@ -58,11 +60,31 @@ pub(crate) fn package_payload(
                 // use the given keyrings, or none (the host's apt keys).
                 apt.keyrings = plan.apt_keyrings.iter().map(|k| k.path.clone()).collect();
             }
-            apt.packages = plan.packages.iter().map(|p| p.to_string()).collect();
             apt.architecture = Some(plan.architecture.as_str().to_owned());
             apt.source_date_epoch = Some(plan.epoch);
             apt.cache_dir = cache.map(|c| c.dir().join("apt-archives"));
-            Ok(Payload::custom(apt))
+            let names = |from: usize, to: usize| -> Vec<String> {
+                plan.packages[from..to]
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect()
+            };
+            let mut ends: Vec<usize> = plan.layers.iter().map(|l| l.packages).collect();
+            ends.push(plan.packages.len());
+            let mut from = 0;
+            Ok(ends
+                .into_iter()
+                .enumerate()
+                .map(|(i, to)| {
+                    let layer = AptPayload {
+                        packages: names(from, to),
+                        onto_tree: i > 0,
+                        ..apt.clone()
+                    };
+                    from = to;
+                    Payload::custom(layer)
+                })
+                .collect())
         }
         Family::Ips => {
             if plan.repositories.publishers.is_empty() {
@@ -107,7 +129,7 @@ pub(crate) fn package_payload(
                 seed: Seed::for_target(&plan.metadata.name, &plan.metadata.version, "payload"),
                 ..IpsPayload::default()
             };
-            Ok(match ips_client.program().map_err(payload_error)? {
+            Ok(vec![match ips_client.program().map_err(payload_error)? {
                 None => Payload::custom(request),
                 Some(program) => Payload::custom(SystemPkg {
                     program,
@@ -118,7 +140,7 @@ pub(crate) fn package_payload(
                         .map(|c| (c.publisher.clone(), c.certfile.clone()))
                         .collect(),
                 }),
-            })
+            }])
         }
     }
 }
@@ -176,8 +198,9 @@ fn payload_error(e: impl Into<crate::Error>) -> payload::Error {
 
 impl PayloadSource for AptPayload {
     fn describe(&self) -> String {
+        let how = if self.onto_tree { "adds" } else { "installs" };
         format!(
-            "mmdebstrap {} ({} packages)",
+            "mmdebstrap {} ({how} {} packages)",
             self.suite,
             self.packages.len()
         )

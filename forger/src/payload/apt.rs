@@ -142,6 +142,17 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The base layer in the tree could not be written out for mmdebstrap.
+    #[error("the base layer could not be handed to mmdebstrap")]
+    #[diagnostic(
+        code(forger::apt::base_layer),
+        help("check the free space beside the output directory")
+    )]
+    BaseLayer {
+        /// The underlying error.
+        #[source]
+        source: crate::archive::Error,
+    },
     /// The tar stream from mmdebstrap could not be imported into the staging tree.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -269,6 +280,11 @@ pub struct AptPayload {
     /// Also keep mmdebstrap's tar stream in this file (for inspection with `tar -tv`); this
     /// takes the tar path even as root.
     pub keep_tar: Option<PathBuf>,
+    /// Add `packages` to the system already in the staging tree (a base layer) instead of
+    /// bootstrapping one: the tree is unpacked into mmdebstrap's new root by a setup hook,
+    /// and the `custom` variant installs just the packages (apt fetches only what the
+    /// installed system lacks).
+    pub onto_tree: bool,
 }
 
 impl AptPayload {
@@ -286,6 +302,7 @@ impl AptPayload {
             keyrings: Vec::new(),
             source_date_epoch: None,
             keep_tar: None,
+            onto_tree: false,
         }
     }
 
@@ -329,15 +346,17 @@ impl AptPayload {
     /// keyrings, [`AptPayload::install`] gathers them into one directory first (apt reads one
     /// keyring file and one keyring directory); here that is a configuration error.
     pub fn command(&self) -> Result<Command, Error> {
-        self.command_with(None, None)
+        self.command_with(None, None, None)
     }
 
     /// The command line; `keyring_dir` holds every keyring of [`AptPayload::keyrings`];
-    /// `target` is the directory to write, or `None` for a tar stream on stdout.
+    /// `target` is the directory to write, or `None` for a tar stream on stdout; `base` is
+    /// the tar of the tree's system that [`AptPayload::onto_tree`] installs onto.
     fn command_with(
         &self,
         keyring_dir: Option<&Path>,
         target: Option<&Path>,
+        base: Option<&Path>,
     ) -> Result<Command, Error> {
         if self.mirrors.is_empty() {
             return Err(Error::BadConfig {
@@ -354,8 +373,13 @@ impl AptPayload {
             }
         }
         let mut cmd = Command::new("mmdebstrap");
+        let variant = if base.is_some() {
+            AptVariant::Custom
+        } else {
+            self.variant
+        };
         cmd.arg(format!("--mode={}", self.mode.resolve()))
-            .arg(format!("--variant={}", self.variant.as_str()))
+            .arg(format!("--variant={}", variant.as_str()))
             .arg(if target.is_some() {
                 "--format=directory"
             } else {
@@ -407,6 +431,15 @@ impl AptPayload {
                     "--customize-hook=sync-out /var/cache/apt/archives {text}"
                 ));
         }
+        if let Some(base) = base {
+            // Unpacked after mmdebstrap's own setup (apt configuration, sources, /dev),
+            // which it matches, and before apt runs. The tar's owners are numeric; the
+            // hook runs as (namespace) root, so they land as they are.
+            cmd.env("FORGER_BASE_TAR", base).arg(
+                "--setup-hook=tar --numeric-owner --xattrs --xattrs-include='*' \
+                 -C \"$1\" -xf \"$FORGER_BASE_TAR\"",
+            );
+        }
         if let Some(epoch) = self.source_date_epoch {
             cmd.env("SOURCE_DATE_EPOCH", epoch.to_string());
         }
@@ -434,10 +467,15 @@ impl AptPayload {
             _ => Some(gather_keyrings(&self.keyrings)?),
         };
         let keyring_dir = keyring_dir.as_ref().map(|d| d.path());
+        let base = match self.onto_tree {
+            true => Some(take_base(tree)?),
+            false => None,
+        };
+        let base = base.as_ref().map(|f| f.path());
         let stats = if self.mode.resolve() == "root" && self.keep_tar.is_none() {
-            self.install_directory(keyring_dir, tree)?
+            self.install_directory(keyring_dir, base, tree)?
         } else {
-            self.install_tar(keyring_dir, tree)?
+            self.install_tar(keyring_dir, base, tree)?
         };
         if let Some(epoch) = self.source_date_epoch {
             tree.manifest.clamp_mtimes(epoch);
@@ -450,6 +488,7 @@ impl AptPayload {
     fn install_directory(
         &self,
         keyring_dir: Option<&Path>,
+        base: Option<&Path>,
         tree: &mut StagingTree,
     ) -> Result<TarImportStats, Error> {
         let parent = tree.root().parent().unwrap_or(Path::new("."));
@@ -462,7 +501,7 @@ impl AptPayload {
             })?;
         let target = scratch.path().join("root");
         let (child, stderr) = spawn(
-            self.command_with(keyring_dir, Some(&target))?,
+            self.command_with(keyring_dir, Some(&target), base)?,
             Stdio::null(),
         )?;
         let log = StderrLog::collect(stderr);
@@ -474,9 +513,10 @@ impl AptPayload {
     fn install_tar(
         &self,
         keyring_dir: Option<&Path>,
+        base: Option<&Path>,
         tree: &mut StagingTree,
     ) -> Result<TarImportStats, Error> {
-        let cmd = self.command_with(keyring_dir, None)?;
+        let cmd = self.command_with(keyring_dir, None, base)?;
         let copy = match &self.keep_tar {
             None => None,
             Some(path) => {
@@ -604,6 +644,37 @@ fn gather_keyrings(keyrings: &[PathBuf]) -> Result<tempfile::TempDir, Error> {
         fs::set_permissions(&to, fs::Permissions::from_mode(0o644)).map_err(failed(&to))?;
     }
     Ok(dir)
+}
+
+/// Moves the system in `tree` out into a plain tar beside it (the tree is left holding only
+/// `/`), for the setup hook of an [`AptPayload::onto_tree`] install. `/dev` is left out:
+/// mmdebstrap makes the same nodes itself, and cannot make them again over the tar's in a
+/// user namespace.
+fn take_base(tree: &mut StagingTree) -> Result<tempfile::NamedTempFile, Error> {
+    use crate::stage::StagePath;
+    let dev = StagePath::new("/dev").expect("a valid stage path");
+    if tree.manifest.get(&dev).is_some() {
+        tree.clear_dir(&dev)?;
+    }
+    let parent = tree.root().parent().unwrap_or(Path::new("."));
+    let file = tempfile::Builder::new()
+        .prefix(".forger-base-")
+        .suffix(".tar")
+        .tempfile_in(parent)
+        .map_err(|source| crate::stage::Error::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    let sink = io::BufWriter::with_capacity(1 << 20, file.as_file());
+    let opts = crate::archive::ArchiveOptions::new(crate::archive::Compression::None, i64::MAX);
+    let (_, sink) = crate::archive::write_to(tree, sink, &opts, file.path())
+        .map_err(|source| Error::BaseLayer { source })?;
+    sink.into_inner().map_err(|e| crate::stage::Error::Io {
+        path: file.path().to_path_buf(),
+        source: e.into_error(),
+    })?;
+    tree.clear_dir(&StagePath::root())?;
+    Ok(file)
 }
 
 /// A reader that copies what it reads into a file.
@@ -784,7 +855,9 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["00.asc", "01.gpg"]);
-        let cmd = p.command_with(Some(gathered.path()), None).expect("dir");
+        let cmd = p
+            .command_with(Some(gathered.path()), None, None)
+            .expect("dir");
         assert!(args(&cmd).contains(&format!("--keyring={}", gathered.path().display())));
     }
 

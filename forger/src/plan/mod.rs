@@ -6,6 +6,7 @@
 mod apt_override;
 mod error;
 mod hash;
+mod layers;
 mod merge;
 mod sources;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 pub use apt_override::{AptOverride, PlannedKeyring};
 pub use error::Error;
 pub use hash::FORMAT_VERSION;
+pub use layers::PayloadLayer;
 
 use crate::model::{
     Architecture, BuilderVm, Distro, Facet, Family, Image, Metadata, Overlay, Package,
@@ -77,6 +79,10 @@ pub struct Plan {
     pub facets: Vec<Facet>,
     /// Packages in install order (duplicates dropped, first position kept).
     pub packages: Vec<Package>,
+    /// Bases whose packages are installed, and cached, as stages of their own before the
+    /// rest (`base:<name>` stages): children of one base share its installed tree.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<PayloadLayer>,
     /// Users in creation order.
     pub users: Vec<User>,
     /// Overlay actions in order, with resolved sources.
@@ -88,6 +94,9 @@ pub struct Plan {
     pub builder_vm: Option<BuilderVm>,
     /// Stages in order with their content hashes.
     pub stages: Vec<Stage>,
+    /// The payload fingerprint the stage hashes were computed with.
+    #[serde(skip)]
+    payload_fingerprint: Option<String>,
 }
 
 /// A certificate with its file found.
@@ -118,7 +127,7 @@ pub struct PlannedOverlay {
 /// One stage of the build.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Stage {
-    /// `payload`, `overlays` or `target:<name>`.
+    /// `base:<name>`, `payload`, `overlays` or `target:<name>`.
     pub name: String,
     /// `sha256:` over every input of the stage and of the stages before it.
     pub hash: String,
@@ -171,14 +180,8 @@ impl Plan {
                 .is_none_or(|p| options.profiles.iter().any(|a| a == p))
         };
 
-        let mut packages = Vec::new();
-        for block in merged.packages.iter().filter(|b| active(&b.profile)) {
-            for p in &block.packages {
-                if !packages.contains(p) {
-                    packages.push(p.clone());
-                }
-            }
-        }
+        let packages = layers::active_packages(&merged, &active);
+        let layers = layers::payload_layers(image, &merged, &packages, &active);
         let users: Vec<User> = merged
             .customizations
             .iter()
@@ -308,20 +311,31 @@ impl Plan {
             variants: merged.variants,
             facets: merged.facets,
             packages,
+            layers,
             users,
             overlays,
             targets,
             builder_vm: image.builder_vm.clone().or(merged.builder_vm),
             stages: Vec::new(),
+            payload_fingerprint: options.payload_fingerprint.clone(),
         };
-        plan.stages = plan.stage_hashes(options.payload_fingerprint.as_deref());
+        plan.stages = plan.stage_hashes();
         Ok(plan)
     }
 
     /// The same plan with the stage hashes recomputed for a payload given from outside the
     /// model (its fingerprint is part of the payload stage's inputs).
     pub fn with_payload_fingerprint(mut self, fingerprint: &str) -> Plan {
-        self.stages = self.stage_hashes(Some(fingerprint));
+        self.payload_fingerprint = Some(fingerprint.to_owned());
+        self.stages = self.stage_hashes();
+        self
+    }
+
+    /// The same plan with the whole payload as one stage, for a payload that does not come
+    /// from the packages (`--rootfs`) and so has no base layers.
+    pub fn without_layers(mut self) -> Plan {
+        self.layers.clear();
+        self.stages = self.stage_hashes();
         self
     }
 
@@ -333,7 +347,7 @@ impl Plan {
             .map(|s| s.hash.as_str())
     }
 
-    fn stage_hashes(&self, payload_fingerprint: Option<&str>) -> Vec<Stage> {
+    fn stage_hashes(&self) -> Vec<Stage> {
         #[derive(Serialize)]
         struct PayloadInputs<'a> {
             distro: &'a Distro,
@@ -352,6 +366,11 @@ impl Plan {
             facets: &'a [Facet],
             packages: &'a [Package],
             external: Option<&'a str>,
+            // The base layers under this payload: a layered install differs from a flat one
+            // (apt's auto-installed marks), so they are an input. Absent without layers, so
+            // flat payloads keep their hashes.
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            layers: Vec<String>,
         }
         #[derive(Serialize)]
         struct OverlayInputs<'a> {
@@ -363,32 +382,48 @@ impl Plan {
             metadata: &'a Metadata,
             target: &'a Target,
         }
-        let payload = hash::stage_hash(
-            "payload",
-            None,
-            &PayloadInputs {
-                distro: &self.distro,
-                architecture: self.architecture,
-                epoch: self.epoch,
-                incorporation: &self.incorporation,
-                repositories: &self.repositories,
-                apt_mirrors_overridden: self.apt_mirrors_overridden,
-                apt_keyrings: self
-                    .apt_keyrings
-                    .iter()
-                    .map(|k| k.sha256.as_str())
-                    .collect(),
-                certificates: self
-                    .certificates
-                    .iter()
-                    .map(|c| (c.publisher.as_str(), c.sha256.as_str()))
-                    .collect(),
-                variants: &self.variants,
-                facets: &self.facets,
-                packages: &self.packages,
-                external: payload_fingerprint,
-            },
-        );
+        // A layer's hash is the payload hash its base would have when planned alone, so a
+        // base built on its own and every child of it share the entry.
+        let payload_hash = |packages: &[Package], layers: Vec<String>| {
+            hash::stage_hash(
+                "payload",
+                None,
+                &PayloadInputs {
+                    distro: &self.distro,
+                    architecture: self.architecture,
+                    epoch: self.epoch,
+                    incorporation: &self.incorporation,
+                    repositories: &self.repositories,
+                    apt_mirrors_overridden: self.apt_mirrors_overridden,
+                    apt_keyrings: self
+                        .apt_keyrings
+                        .iter()
+                        .map(|k| k.sha256.as_str())
+                        .collect(),
+                    certificates: self
+                        .certificates
+                        .iter()
+                        .map(|c| (c.publisher.as_str(), c.sha256.as_str()))
+                        .collect(),
+                    variants: &self.variants,
+                    facets: &self.facets,
+                    packages,
+                    external: self.payload_fingerprint.as_deref(),
+                    layers,
+                },
+            )
+        };
+        let mut stages = Vec::new();
+        let mut below = Vec::new();
+        for layer in &self.layers {
+            let hash = payload_hash(&self.packages[..layer.packages], below.clone());
+            stages.push(Stage {
+                name: format!("base:{}", layer.base),
+                hash: hash.clone(),
+            });
+            below.push(hash);
+        }
+        let payload = payload_hash(&self.packages, below);
         let overlays = hash::stage_hash(
             "overlays",
             Some(&payload),
@@ -401,16 +436,14 @@ impl Plan {
                     .collect(),
             },
         );
-        let mut stages = vec![
-            Stage {
-                name: "payload".into(),
-                hash: payload,
-            },
-            Stage {
-                name: "overlays".into(),
-                hash: overlays.clone(),
-            },
-        ];
+        stages.push(Stage {
+            name: "payload".into(),
+            hash: payload,
+        });
+        stages.push(Stage {
+            name: "overlays".into(),
+            hash: overlays.clone(),
+        });
         for t in &self.targets {
             stages.push(Stage {
                 name: format!("target:{}", t.name),

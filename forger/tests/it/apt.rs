@@ -15,12 +15,12 @@ use forger::stage::{EntryKind, StagePath, StagingTree};
 
 use crate::util::{run, run_ok};
 
-fn slow_tests() -> bool {
+pub(crate) fn slow_tests() -> bool {
     std::env::var_os("FORGER_SLOW_TESTS").is_some_and(|v| v == "1")
 }
 
 /// The first `URIs:` of the machine's Debian sources.
-fn host_mirror() -> String {
+pub(crate) fn host_mirror() -> String {
     let text = std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources")
         .expect("this test reads the mirror from /etc/apt/sources.list.d/debian.sources");
     text.lines()

@@ -22,21 +22,21 @@ const TS: &str = "20250101T000000Z";
 
 /// Which stages ran and what the cache answered, in order.
 #[derive(Default, Debug)]
-struct Record {
-    ran: Vec<String>,
-    lookups: Vec<(String, Lookup)>,
-    warnings: Vec<String>,
+pub(crate) struct Record {
+    pub(crate) ran: Vec<String>,
+    pub(crate) lookups: Vec<(String, Lookup)>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Record {
-    fn lookup(&self, stage: &str) -> Option<Lookup> {
+    pub(crate) fn lookup(&self, stage: &str) -> Option<Lookup> {
         self.lookups
             .iter()
             .find(|(s, _)| s == stage)
             .map(|(_, l)| *l)
     }
 
-    fn ran(&self, stage: &str) -> bool {
+    pub(crate) fn ran(&self, stage: &str) -> bool {
         self.ran.iter().any(|s| s == stage)
     }
 }

@@ -5,6 +5,7 @@
 //! the test with that hint rather than skipping it.
 
 mod apt;
+mod apt_layers;
 mod archive;
 mod cache;
 mod disk;
