@@ -426,3 +426,75 @@ fn bad_apt_overrides_are_refused() {
     .unwrap_err();
     assert!(e.to_string().contains("does not install with APT"), "{e}");
 }
+
+fn debian(name: &str, base: Option<Image>, packages: &[&str]) -> Image {
+    let builder = Image::builder()
+        .metadata(meta(name))
+        .maybe_base(base.clone())
+        .content(Fragment::builder().packages(pkgs(packages)).build())
+        .targets(vec![Target::artifact("a")]);
+    match base {
+        Some(_) => builder.build(),
+        None => builder.distro(Distro::Debian("12".into())).build(),
+    }
+}
+
+#[test]
+fn an_apt_base_is_a_payload_stage_whose_hash_is_the_base_alone() {
+    let opts = PlanOptions::default();
+    let base = debian("b", None, &["less"]);
+    let child = debian("c", Some(base.clone()), &["bzip2"]);
+    let alone = Plan::new(&base, &opts).unwrap();
+    let plan = Plan::new(&child, &opts).unwrap();
+    let stage_names: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(stage_names, ["base:b", "payload", "overlays", "target:a"]);
+    assert_eq!(
+        plan.layers,
+        [PayloadLayer {
+            base: "b".into(),
+            packages: 1
+        }]
+    );
+    assert_eq!(plan.stage_hash("base:b"), alone.stage_hash("payload"));
+    // Layered and flat installs differ, so the child's payload is not a flat one's.
+    let flat = Plan::new(&debian("f", None, &["less", "bzip2"]), &opts).unwrap();
+    assert_ne!(plan.stage_hash("payload"), flat.stage_hash("payload"));
+
+    // A child that adds no package has the base's payload itself.
+    let same = Plan::new(&debian("s", Some(base.clone()), &["less"]), &opts).unwrap();
+    assert!(same.layers.is_empty());
+    assert_eq!(same.stage_hash("payload"), alone.stage_hash("payload"));
+
+    // A payload from outside the packages is one stage.
+    let rootfs = plan.clone().without_layers();
+    let stage_names: Vec<&str> = rootfs.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(stage_names, ["payload", "overlays", "target:a"]);
+    assert_ne!(rootfs.stage_hash("payload"), plan.stage_hash("payload"));
+}
+
+#[test]
+fn a_base_with_other_sources_or_an_ips_base_is_no_layer() {
+    let opts = PlanOptions::default();
+    let base = debian("b", None, &["less"]);
+    let mut child = debian("c", Some(base), &["bzip2"]);
+    child.content.repositories = Repositories::builder()
+        .apt_mirrors(vec![
+            crate::model::AptMirror::with_url("http://example.org/debian")
+                .suite("bookworm")
+                .build(),
+        ])
+        .build();
+    assert!(Plan::new(&child, &opts).unwrap().layers.is_empty());
+
+    let ips_base = Image::builder()
+        .metadata(meta("ob"))
+        .distro(Distro::OmniOs)
+        .content(Fragment::builder().packages(pkgs(&["a"])).build())
+        .build();
+    let ips_child = Image::builder()
+        .metadata(meta("oc"))
+        .base(ips_base)
+        .content(Fragment::builder().packages(pkgs(&["b"])).build())
+        .build();
+    assert!(Plan::new(&ips_child, &opts).unwrap().layers.is_empty());
+}
