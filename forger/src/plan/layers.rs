@@ -41,9 +41,11 @@ pub(super) fn active_packages(
 }
 
 /// The layers of `image` (whose composition is `merged` and whose plan installs
-/// `packages`), from the root of its base chain up. A base that installs no more than the
-/// layer below it adds nothing and is no layer of its own; neither is one that installs
-/// everything the image does (the image's payload then *is* the base's).
+/// `packages`), from the root of its base chain up. The lowest layer may install no package
+/// of its own (the distribution's minimal system is then what the children share); above
+/// it, a base that installs no more than the layer below adds nothing and is no layer of
+/// its own; neither is one that installs everything the image does (the image's payload
+/// then *is* the base's).
 pub(super) fn payload_layers(
     image: &Image,
     merged: &Merged,
