@@ -15,6 +15,13 @@ else
   sudo bash scripts/install-test-deps.sh
 fi
 
+# One build, no edit-compile loop: incremental state would only take disk (1.5 GB here).
+export CARGO_INCREMENTAL=0
+# The suite needs several GB of scratch (Debian trees, disk images, the trybuild target); a
+# full disk fails late and confusingly, so the log says up front what there is.
+df -h . "${TMPDIR:-/tmp}"
+trap 'df -h . "${TMPDIR:-/tmp}"' EXIT
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --no-fail-fast

@@ -193,6 +193,13 @@ fn ubuntu_corpus_spec_builds_against_a_debian_mirror() {
         .env("SOURCE_DATE_EPOCH", "1700000000");
     override_args(&mut build);
     run_ok(&mut build);
+    // The stage entries are not needed again and would only take disk; the packages stay.
+    run_ok(
+        Command::new(env!("CARGO_BIN_EXE_forger"))
+            .args(["cache", "--cache-dir"])
+            .arg(&stage_cache)
+            .args(["prune", "--max-size", "0"]),
+    );
 
     let qcow2 = out.join("qcow2.qcow2");
     run_ok(Command::new("qemu-img").arg("check").arg(&qcow2));
