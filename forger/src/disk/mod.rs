@@ -153,7 +153,7 @@ pub fn write(
             let (start, len) = layout
                 .byte_range(c.partition)
                 .expect("partition index checked above");
-            let mut dev = PartitionDevice::new(file, start, len);
+            let mut dev = PartitionDevice::new(file, start, len).with_path(&raw_path);
             let result = c.filesystem.write(&mut dev, tree);
             if let Some(offset) = dev.overflow {
                 return Err(Error::PastEnd {
@@ -172,11 +172,15 @@ pub fn write(
         if let Some(g) = &options.grub_bios {
             g.install(file, &raw_path, layout)?;
         }
-        file.sync_data().map_err(Error::io(&raw_path, 0))?;
     }
 
     let qcow2 = match options.format {
         Format::Raw => {
+            // Only a file that stays is synced: the raw file behind a QCOW2 is deleted.
+            raw_tmp
+                .as_file()
+                .sync_data()
+                .map_err(Error::io(&raw_path, 0))?;
             raw_tmp
                 .persist(out)
                 .map_err(|e| Error::io(out, 0)(e.error))?;

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 
 use crate::fs::BlockDevice;
 
@@ -16,6 +17,8 @@ pub struct PartitionDevice<'a> {
     start: u64,
     len: u64,
     pos: u64,
+    /// The file's path, when writers may open it themselves ([`BlockDevice::host_file`]).
+    path: Option<&'a Path>,
     /// Highest byte offset a write tried to reach beyond the end (for the error report).
     pub(crate) overflow: Option<u64>,
 }
@@ -28,8 +31,16 @@ impl<'a> PartitionDevice<'a> {
             start,
             len,
             pos: 0,
+            path: None,
             overflow: None,
         }
+    }
+
+    /// The same window, telling writers that `file` is the host file at `path` and that the
+    /// window reads as zeros, so they may write into it by path.
+    pub fn with_path(mut self, path: &'a Path) -> Self {
+        self.path = Some(path);
+        self
     }
 }
 
@@ -98,6 +109,10 @@ impl Seek for PartitionDevice<'_> {
 impl BlockDevice for PartitionDevice<'_> {
     fn size_bytes(&self) -> u64 {
         self.len
+    }
+
+    fn host_file(&self) -> Option<(&Path, u64)> {
+        self.path.map(|p| (p, self.start))
     }
 }
 

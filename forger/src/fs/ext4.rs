@@ -275,8 +275,13 @@ impl Filesystem for Ext4Writer {
         "ext4"
     }
 
+    /// In place when the device is a window of a host file (the disk assembler's sparse
+    /// raw file): that saves writing the whole filesystem a second time.
     fn write(&self, dev: &mut dyn BlockDevice, tree: &StagingTree) -> crate::Result<()> {
-        Ok(self.write_to_device(dev, tree)?)
+        match dev.host_file() {
+            Some((path, offset)) => Ok(self.write_at(tree, path, offset, dev.size_bytes())?),
+            None => Ok(self.write_to_device(dev, tree)?),
+        }
     }
 }
 

@@ -17,6 +17,14 @@ use crate::stage::StagingTree;
 pub trait BlockDevice: Read + Write + Seek {
     /// Length of the device in bytes.
     fn size_bytes(&self) -> u64;
+
+    /// The host file this device is a window of, and the window's start, when it is one:
+    /// a writer that runs an external tool (`mkfs.ext4 -E offset=`) can then write in
+    /// place instead of building a temporary image and copying it through the device.
+    /// The window reads as zeros until written.
+    fn host_file(&self) -> Option<(&std::path::Path, u64)> {
+        None
+    }
 }
 
 /// A filesystem writer (ZFS, ext4, FAT). Implementations are configured when constructed
