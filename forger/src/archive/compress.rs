@@ -1,14 +1,16 @@
 //! Parallel, reproducible compression of a byte stream.
 //!
-//! The stream is cut into fixed-size blocks (1 MiB of input each); every block is compressed
-//! on a worker thread as an independent gzip member or zstd frame, and the results are
-//! written in input order. Concatenated gzip members are one valid gzip file (RFC 1952 §2.2;
+//! The stream is cut into blocks where its content says (see `blocks`: about 1 MiB of input
+//! each); every block is compressed on a worker thread as an independent gzip member or zstd
+//! frame, or taken from a [`BlockMemo`] that holds it from an earlier archive, and the results
+//! are written in input order. Concatenated gzip members are one valid gzip file (RFC 1952 §2.2;
 //! GNU gzip, Go's `compress/gzip` used by umoci and skopeo, and flate2's `MultiGzDecoder` all
 //! read them), and concatenated zstd frames are one valid zstd stream. Because block
 //! boundaries depend only on the input and each block's encoding only on its bytes, the
 //! output is identical whatever the number of threads or their timing — the same scheme as
 //! `pigz --independent` — at a cost of a few bytes per MiB (one member header plus the
-//! dictionary reset). Memory is bounded by `2 × threads` blocks in flight.
+//! dictionary reset). Memory is bounded by `2 × threads` blocks in flight, each at most
+//! 4 MiB.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -16,10 +18,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use super::blocks::{BlockMemo, Cutter, MIN_BLOCK};
 use super::digest::{Digest, Hasher, HashingWriter};
-
-/// Input bytes per independently compressed block.
-pub(crate) const BLOCK_SIZE: usize = 1 << 20;
 
 /// How an archive's bytes are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,6 +53,29 @@ impl Compression {
         }
     }
 
+    /// The codec and level, as the memo keys blocks by them.
+    fn memo_name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip-6",
+            Compression::Zstd => "zstd-3",
+        }
+    }
+
+    /// The block from `memo` if it has it, else compressed now and given to `memo`.
+    fn block_via(self, block: &[u8], memo: Option<&dyn BlockMemo>) -> io::Result<Vec<u8>> {
+        let Some(memo) = memo else {
+            return self.compress_block(block);
+        };
+        let key = Digest::of(block);
+        if let Some(kept) = memo.get(self.memo_name(), &key) {
+            return Ok(kept);
+        }
+        let bytes = self.compress_block(block)?;
+        memo.put(self.memo_name(), &key, &bytes);
+        Ok(bytes)
+    }
+
     fn compress_block(self, block: &[u8]) -> io::Result<Vec<u8>> {
         match self {
             Compression::None => Ok(block.to_vec()),
@@ -80,6 +103,7 @@ pub(crate) struct ParallelCompressor<W: Write> {
     out: HashingWriter<W>,
     codec: Compression,
     input: Hasher,
+    cutter: Cutter,
     block: Vec<u8>,
     pending: VecDeque<Receiver<io::Result<Vec<u8>>>>,
     jobs: Option<SyncSender<Job>>,
@@ -88,8 +112,14 @@ pub(crate) struct ParallelCompressor<W: Write> {
 }
 
 impl<W: Write> ParallelCompressor<W> {
-    /// Starts `threads` workers (none for [`Compression::None`]).
-    pub(crate) fn new(out: W, codec: Compression, threads: usize) -> io::Result<Self> {
+    /// Starts `threads` workers (none for [`Compression::None`]), which take blocks from
+    /// `memo` where they can.
+    pub(crate) fn new(
+        out: W,
+        codec: Compression,
+        threads: usize,
+        memo: Option<Arc<dyn BlockMemo>>,
+    ) -> io::Result<Self> {
         let threads = threads.max(1);
         let mut workers = Vec::new();
         let mut jobs = None;
@@ -98,9 +128,10 @@ impl<W: Write> ParallelCompressor<W> {
             let rx = Arc::new(Mutex::new(rx));
             for i in 0..threads {
                 let rx = Arc::clone(&rx);
+                let memo = memo.clone();
                 let handle = std::thread::Builder::new()
                     .name(format!("forger-compress-{i}"))
-                    .spawn(move || worker(rx, codec))?;
+                    .spawn(move || worker(rx, codec, memo))?;
                 workers.push(handle);
             }
             jobs = Some(tx);
@@ -109,11 +140,8 @@ impl<W: Write> ParallelCompressor<W> {
             out: HashingWriter::new(out),
             codec,
             input: Hasher::new(),
-            block: Vec::with_capacity(if codec == Compression::None {
-                0
-            } else {
-                BLOCK_SIZE
-            }),
+            cutter: Cutter::default(),
+            block: Vec::new(),
             pending: VecDeque::new(),
             jobs,
             workers,
@@ -122,7 +150,8 @@ impl<W: Write> ParallelCompressor<W> {
     }
 
     fn submit(&mut self) -> io::Result<()> {
-        let block = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK_SIZE));
+        let block = std::mem::replace(&mut self.block, Vec::with_capacity(2 * MIN_BLOCK));
+        self.cutter.cut();
         let (tx, rx) = sync_channel(1);
         let jobs = self
             .jobs
@@ -167,7 +196,7 @@ impl<W: Write> ParallelCompressor<W> {
     }
 }
 
-fn worker(rx: Arc<Mutex<Receiver<Job>>>, codec: Compression) {
+fn worker(rx: Arc<Mutex<Receiver<Job>>>, codec: Compression, memo: Option<Arc<dyn BlockMemo>>) {
     loop {
         let job = match rx.lock() {
             Ok(guard) => guard.recv(),
@@ -175,7 +204,7 @@ fn worker(rx: Arc<Mutex<Receiver<Job>>>, codec: Compression) {
         };
         let Ok((block, reply)) = job else { return };
         // The receiver may be gone if the writer failed; nothing to do then.
-        let _ = reply.send(codec.compress_block(&block));
+        let _ = reply.send(codec.block_via(&block, memo.as_deref()));
     }
 }
 
@@ -186,11 +215,10 @@ impl<W: Write> Write for ParallelCompressor<W> {
             self.input.update(&buf[..n]);
             return Ok(n);
         }
-        let room = BLOCK_SIZE - self.block.len();
-        let n = room.min(buf.len());
+        let (n, ends) = self.cutter.take(buf);
         self.block.extend_from_slice(&buf[..n]);
         self.input.update(&buf[..n]);
-        if self.block.len() == BLOCK_SIZE {
+        if ends {
             self.submit()?;
         }
         Ok(n)
@@ -203,9 +231,46 @@ impl<W: Write> Write for ParallelCompressor<W> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
     use std::io::Read;
 
+    use super::super::blocks::MAX_BLOCK;
     use super::*;
+
+    /// Keeps blocks in memory and counts how often it was asked and had them.
+    #[derive(Debug, Default)]
+    struct Counting {
+        blocks: Mutex<HashMap<(String, Digest), Vec<u8>>>,
+        asked: Mutex<(usize, usize)>,
+    }
+
+    impl BlockMemo for Counting {
+        fn get(&self, codec: &str, input: &Digest) -> Option<Vec<u8>> {
+            let kept = self
+                .blocks
+                .lock()
+                .unwrap()
+                .get(&(codec.to_owned(), *input))
+                .cloned();
+            let mut asked = self.asked.lock().unwrap();
+            asked.0 += 1;
+            asked.1 += usize::from(kept.is_some());
+            kept
+        }
+
+        fn put(&self, codec: &str, input: &Digest, compressed: &[u8]) {
+            self.blocks
+                .lock()
+                .unwrap()
+                .insert((codec.to_owned(), *input), compressed.to_vec());
+        }
+    }
+
+    fn compress(data: &[u8], codec: Compression, memo: Option<Arc<dyn BlockMemo>>) -> Vec<u8> {
+        let mut c = ParallelCompressor::new(Vec::new(), codec, 2, memo).unwrap();
+        c.write_all(data).unwrap();
+        c.finish().unwrap().0
+    }
 
     fn sample(len: usize) -> Vec<u8> {
         (0..len)
@@ -215,10 +280,11 @@ mod tests {
 
     #[test]
     fn multi_member_gzip_decodes_and_is_thread_independent() {
-        let data = sample(3 * BLOCK_SIZE + 12345);
+        let data = sample(3 * MAX_BLOCK + 12345);
         let mut outs = Vec::new();
         for threads in [1, 2, 4] {
-            let mut c = ParallelCompressor::new(Vec::new(), Compression::Gzip, threads).unwrap();
+            let mut c =
+                ParallelCompressor::new(Vec::new(), Compression::Gzip, threads, None).unwrap();
             for chunk in data.chunks(70_001) {
                 c.write_all(chunk).unwrap();
             }
@@ -238,11 +304,28 @@ mod tests {
 
     #[test]
     fn zstd_frames_decode_as_one_stream() {
-        let data = sample(2 * BLOCK_SIZE + 1);
-        let mut c = ParallelCompressor::new(Vec::new(), Compression::Zstd, 2).unwrap();
+        let data = sample(2 * MAX_BLOCK + 1);
+        let mut c = ParallelCompressor::new(Vec::new(), Compression::Zstd, 2, None).unwrap();
         c.write_all(&data).unwrap();
         let (bytes, ..) = c.finish().unwrap();
         let back = zstd::stream::decode_all(&bytes[..]).unwrap();
         assert!(back == data);
+    }
+
+    #[test]
+    fn a_memo_gives_back_the_same_bytes_and_only_changed_blocks_are_compressed() {
+        let data = sample(5 * MAX_BLOCK);
+        let plain = compress(&data, Compression::Gzip, None);
+        let memo = Arc::new(Counting::default());
+        let as_memo = || Some(Arc::clone(&memo) as Arc<dyn BlockMemo>);
+        assert!(compress(&data, Compression::Gzip, as_memo()) == plain);
+        let (asked, had) = *memo.asked.lock().unwrap();
+        assert!(asked > 1 && had == 0, "{asked} {had}");
+        assert!(compress(&data, Compression::Gzip, as_memo()) == plain);
+        assert_eq!(*memo.asked.lock().unwrap(), (2 * asked, asked));
+
+        // zstd blocks are kept apart from gzip blocks of the same input.
+        let zstd = compress(&data, Compression::Zstd, as_memo());
+        assert!(zstd == compress(&data, Compression::Zstd, None));
     }
 }

@@ -8,6 +8,7 @@
 //! computed while writing, so an OCI layer's digest and diff_id cost no second pass, and no
 //! file or layer is ever held in memory whole.
 
+mod blocks;
 mod compress;
 mod digest;
 mod entries;
@@ -15,7 +16,9 @@ mod error;
 
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
+pub use blocks::BlockMemo;
 pub use compress::Compression;
 pub use digest::{Digest, DigestParseError, Hasher, HashingWriter};
 pub use error::Error;
@@ -23,7 +26,7 @@ pub use error::Error;
 use crate::stage::{EntryKind, StagingTree};
 
 /// How to write an archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ArchiveOptions {
     /// Compression of the tar stream.
     pub compression: Compression,
@@ -32,6 +35,9 @@ pub struct ArchiveOptions {
     pub epoch: i64,
     /// Compression threads; 0 means one per available core.
     pub threads: usize,
+    /// Compressed blocks of earlier archives to reuse (the stage cache): the output is the
+    /// same with or without it, only faster when most blocks are unchanged.
+    pub memo: Option<Arc<dyn BlockMemo>>,
 }
 
 impl Default for ArchiveOptions {
@@ -40,6 +46,7 @@ impl Default for ArchiveOptions {
             compression: Compression::Gzip,
             epoch: 0,
             threads: 0,
+            memo: None,
         }
     }
 }
@@ -51,6 +58,7 @@ impl ArchiveOptions {
             compression,
             epoch,
             threads: 0,
+            memo: None,
         }
     }
 
@@ -114,10 +122,15 @@ pub fn write_to<W: Write>(
         path: label.to_owned(),
         source,
     };
-    let compressor = compress::ParallelCompressor::new(sink, opts.compression, opts.thread_count())
-        .map_err(|e| Error::Worker {
-            reason: e.to_string(),
-        })?;
+    let compressor = compress::ParallelCompressor::new(
+        sink,
+        opts.compression,
+        opts.thread_count(),
+        opts.memo.clone(),
+    )
+    .map_err(|e| Error::Worker {
+        reason: e.to_string(),
+    })?;
     let mut builder = tar::Builder::new(compressor);
     for (path, entry) in tree.manifest.iter() {
         let (size, file) = match entry.kind {

@@ -167,7 +167,7 @@ pub fn build(
             cached,
         });
     }
-    let written = write_outputs(&plan, &tree, work.path(), &jobs, events);
+    let written = write_outputs(&plan, &tree, work.path(), &jobs, cache, events);
 
     let mut report = BuildReport::default();
     for (job, written) in jobs.into_iter().zip(written) {
@@ -280,6 +280,7 @@ fn write_outputs(
     tree: &StagingTree,
     work: &Path,
     jobs: &[Job<'_>],
+    cache: Option<&Cache>,
     events: &mut dyn Events,
 ) -> Vec<Option<Written>> {
     std::thread::scope(|scope| {
@@ -294,7 +295,7 @@ fn write_outputs(
                 let scratch = work.join(format!("target-{i}"));
                 Some(scope.spawn(move || {
                     let start = Instant::now();
-                    let result = outputs::write(plan, job.target, tree, &scratch, &job.dest);
+                    let result = outputs::write(plan, job.target, tree, &scratch, &job.dest, cache);
                     (result, start.elapsed())
                 }))
             })

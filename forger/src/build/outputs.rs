@@ -3,8 +3,9 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::archive::{self, ArchiveOptions};
+use crate::archive::{self, ArchiveOptions, BlockMemo};
 use crate::boot::{FstabEntry, GrubBoot, LinuxBoot, write_fstab};
 use crate::cache::Cache;
 use crate::disk::{
@@ -238,13 +239,16 @@ pub(crate) fn file_name(target: &Target, stem: &str) -> String {
 /// A disk target adds the files that belong to that one disk (fstab with its UUIDs, the
 /// illumos boot archive) to its own hard-linked copy of the tree, made in `scratch`: no
 /// other target sees them, so each output is the same whatever ran or hit before it.
+/// Archives and OCI layers reuse the compressed blocks `cache` kept from earlier builds.
 pub(crate) fn write(
     plan: &Plan,
     target: &Target,
     tree: &StagingTree,
     scratch: &Path,
     dest: &Path,
+    cache: Option<&Cache>,
 ) -> crate::Result<(PathBuf, Vec<Warning>)> {
+    let memo = cache.map(|c| Arc::new(c.clone()) as Arc<dyn BlockMemo>);
     let seed = Seed::for_target(&plan.metadata.name, &plan.metadata.version, &target.name);
     let on_own_copy = |d: &DiskTarget, format: Format| {
         let mut own = tree.link_clone(scratch)?;
@@ -256,11 +260,11 @@ pub(crate) fn write(
         TargetKind::Qcow2(d) => on_own_copy(d, qcow2_format(d)),
         TargetKind::Raw(d) => on_own_copy(d, Format::Raw),
         TargetKind::Artifact(a) => {
-            archive::write(
-                tree,
-                dest,
-                &ArchiveOptions::new(archive_compression(a.compression), plan.epoch),
-            )?;
+            let options = ArchiveOptions {
+                memo,
+                ..ArchiveOptions::new(archive_compression(a.compression), plan.epoch)
+            };
+            archive::write(tree, dest, &options)?;
             Ok((dest.to_path_buf(), Vec::new()))
         }
         TargetKind::Oci(o) => {
@@ -290,6 +294,7 @@ pub(crate) fn write(
                 epoch: plan.epoch,
                 tag: plan.metadata.version.clone(),
                 threads: 0,
+                memo,
             };
             let (out_dir, name) = split_layout_dest(dest);
             let report = oci::write_layout(tree, out_dir, name, &config, &options)?;

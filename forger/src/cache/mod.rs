@@ -7,6 +7,7 @@
 //! stages/<hex>/manifest.json    its ownership manifest
 //! stages/<hex>/digest           sha256 over the manifest and every file's bytes
 //! outputs/<hex>/<file>          a target's finished output
+//! blocks/<codec>/<hex>           compressed archive blocks by input digest (see `blocks`)
 //! ```
 //! Entries are written under a temporary name and renamed into place, so concurrent builds on
 //! one machine never see half an entry; the loser of a race discards its copy. Every hit is
@@ -15,6 +16,7 @@
 //! With a [`Registry`], a local miss is looked up in an OCI registry before the stage runs,
 //! and [`Cache::push`] shares a build's entries there.
 
+mod blocks;
 mod error;
 mod registry;
 pub mod snapshot;
@@ -65,9 +67,9 @@ impl Lookup {
 /// One entry, as `forger cache ls` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EntryInfo {
-    /// `stage` or `output`.
+    /// `stage`, `output` or `blocks` (every compressed archive block of one codec).
     pub kind: &'static str,
-    /// The stage hash (hex).
+    /// The stage hash (hex), or the codec of `blocks`.
     pub hash: String,
     /// Bytes used.
     pub size: u64,
@@ -250,7 +252,7 @@ impl Cache {
     /// Every entry with its size and last use.
     pub fn list(&self) -> Result<Vec<EntryInfo>, Error> {
         let mut out = Vec::new();
-        for (kind, sub) in [("stage", "stages"), ("output", "outputs")] {
+        for (kind, sub) in KINDS {
             let dir = self.dir.join(sub);
             let Ok(items) = fs::read_dir(&dir) else {
                 continue;
@@ -261,11 +263,15 @@ impl Cache {
                 if name.starts_with('.') {
                     continue;
                 }
-                let last_used = fs::metadata(item.path())
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_secs());
+                let last_used = if kind == "blocks" {
+                    blocks::newest_use(&item.path())
+                } else {
+                    fs::metadata(item.path())
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_secs())
+                };
                 out.push(EntryInfo {
                     kind,
                     hash: name,
@@ -286,11 +292,10 @@ impl Cache {
         let mut evicted = Vec::new();
         while total > max_bytes {
             let Some(oldest) = entries.pop() else { break };
-            let sub = if oldest.kind == "stage" {
-                "stages"
-            } else {
-                "outputs"
-            };
+            let sub = KINDS
+                .iter()
+                .find(|(kind, _)| *kind == oldest.kind)
+                .map_or("stages", |(_, sub)| sub);
             remove_entry(&self.dir.join(sub).join(&oldest.hash))?;
             total -= oldest.size;
             evicted.push(oldest);
@@ -298,6 +303,13 @@ impl Cache {
         Ok(evicted)
     }
 }
+
+/// Entry kinds as `ls` names them, and the subdirectories that hold them.
+const KINDS: [(&str, &str); 3] = [
+    ("stage", "stages"),
+    ("output", "outputs"),
+    ("blocks", "blocks"),
+];
 
 /// The directory name for a hash: its hex part.
 fn key(hash: &str) -> &str {

@@ -171,3 +171,83 @@ fn a_tree_stored_after_a_restore_is_valid_and_later_changes_are_caught() {
         .unwrap();
     assert_eq!(lookup, Lookup::Corrupt);
 }
+
+/// A staged tree with one file of `len` pseudo-random bytes (several compressor blocks).
+fn big_tree(dir: &Path, len: usize, seed: u64) -> StagingTree {
+    let mut t = StagingTree::create(dir).unwrap();
+    let mut s = seed;
+    let bytes: Vec<u8> = (0..len)
+        .map(|i| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            // Half noise, half text, so gzip has something to do.
+            if i % 2 == 0 {
+                s as u8
+            } else {
+                b'a' + (s % 4) as u8
+            }
+        })
+        .collect();
+    t.write_file(
+        &StagePath::new("/big").unwrap(),
+        &mut &bytes[..],
+        Entry::file(0, 0, 0o644),
+    )
+    .unwrap();
+    t
+}
+
+#[test]
+fn compressed_blocks_are_reused_checked_listed_and_pruned() {
+    use crate::archive::{self, ArchiveOptions, BlockMemo, Compression};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path().join("cache"));
+    let t = big_tree(&dir.path().join("t"), 6 << 20, 9);
+    let write = |name: &str, memo: bool| {
+        let out = dir.path().join(name);
+        let options = ArchiveOptions {
+            memo: memo.then(|| Arc::new(cache.clone()) as Arc<dyn BlockMemo>),
+            ..ArchiveOptions::new(Compression::Gzip, 0)
+        };
+        archive::write(&t, &out, &options).unwrap();
+        fs::read(out).unwrap()
+    };
+    let plain = write("plain.tar.gz", false);
+    assert!(
+        write("first.tar.gz", true) == plain,
+        "a memo changes nothing"
+    );
+    let blocks = dir.path().join("cache/blocks/gzip-6");
+    let mut kept: Vec<_> = fs::read_dir(&blocks)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    kept.sort();
+    assert!(kept.len() >= 3, "{} blocks kept", kept.len());
+
+    // A damaged block is not used: it is dropped, compressed again, and kept anew.
+    let victim = &kept[1];
+    let mut bytes = fs::read(victim).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    fs::write(victim, &bytes).unwrap();
+    assert!(
+        write("second.tar.gz", true) == plain,
+        "a damaged block is not used"
+    );
+    assert_ne!(
+        fs::read(victim).unwrap(),
+        bytes,
+        "the block was written anew"
+    );
+
+    let listed = cache.list().unwrap();
+    let entry = listed.iter().find(|e| e.kind == "blocks").unwrap();
+    assert_eq!(entry.hash, "gzip-6");
+    assert!(entry.size > 1 << 20, "{}", entry.size);
+    let evicted = cache.prune(0).unwrap();
+    assert!(evicted.iter().any(|e| e.kind == "blocks"));
+    assert!(!blocks.exists());
+}

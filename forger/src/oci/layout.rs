@@ -20,7 +20,7 @@ use crate::archive::{self, ArchiveDigests, ArchiveOptions, Compression, Digest};
 use crate::stage::StagingTree;
 
 /// How to write a layout.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct LayoutOptions {
     /// Layer compression (gzip by default).
     pub compression: Compression,
@@ -30,6 +30,8 @@ pub struct LayoutOptions {
     pub tag: String,
     /// Compression threads (0: one per core).
     pub threads: usize,
+    /// Compressed blocks of earlier layers to reuse (see [`ArchiveOptions::memo`]).
+    pub memo: Option<std::sync::Arc<dyn archive::BlockMemo>>,
 }
 
 impl Default for LayoutOptions {
@@ -39,6 +41,7 @@ impl Default for LayoutOptions {
             epoch: 0,
             tag: "latest".to_owned(),
             threads: 0,
+            memo: None,
         }
     }
 }
@@ -103,6 +106,7 @@ pub fn write_layout(
         compression: opts.compression,
         epoch: opts.epoch,
         threads: opts.threads,
+        memo: opts.memo.clone(),
     };
     let layer = archive::write(tree, &layer_tmp, &aopts)?;
     let layer_path = blobs.join(layer.compressed.hex());

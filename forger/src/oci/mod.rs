@@ -14,7 +14,7 @@
 //! // Build `out/web-oci/` and push it.
 //! let mut config = ImageConfig::new("solaris", "amd64");
 //! config.entrypoint = vec!["/usr/sbin/nginx".into()];
-//! let opts = LayoutOptions { compression: Compression::Gzip, epoch: 1_700_000_000, tag: "1.0".into(), threads: 0 };
+//! let opts = LayoutOptions { compression: Compression::Gzip, epoch: 1_700_000_000, tag: "1.0".into(), ..Default::default() };
 //! let layout = oci::write_layout(tree, Path::new("out"), "web", &config, &opts)?;
 //! let push = PushOptions { auth_file: Some("auth.json".into()), ..Default::default() };
 //! oci::push_layout(&layout.dir, "ghcr.io/acme/web:1.0", &push)?;

@@ -60,7 +60,7 @@ pub fn sample_layout(out: &Path, tree_dir: &Path, compression: Compression) -> o
         compression,
         epoch: EPOCH,
         tag: "v1".into(),
-        threads: 0,
+        ..Default::default()
     };
     oci::write_layout(&tree, out, "sample", &sample_config(), &opts).expect("write layout")
 }
