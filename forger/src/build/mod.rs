@@ -174,7 +174,6 @@ pub fn build(
         let Job {
             target,
             stage,
-            hash,
             dest,
             ..
         } = job;
@@ -185,10 +184,6 @@ pub fn build(
                 events.stage_done(&stage, elapsed);
                 for w in warnings {
                     events.warning(w.code, &w.message);
-                }
-                make_readable(&path).map_err(Error::io(&path))?;
-                if let Some(c) = cache {
-                    c.store_output(hash, &path)?;
                 }
                 path
             }
@@ -273,7 +268,8 @@ type Written = (crate::Result<(PathBuf, Vec<Warning>)>, Duration);
 
 /// Writes the outputs of the jobs that were not cached, all at once, one thread each (the
 /// writers stream, so memory stays bounded; a compressing writer uses every core on its
-/// own, a file system writer mostly waits for its tool). `None` for cached jobs. Stage
+/// own, a file system writer mostly waits for its tool), and stores each in the cache.
+/// `None` for cached jobs. Stage
 /// starts are reported here; the caller reports each stage's end in plan order.
 fn write_outputs(
     plan: &Plan,
@@ -296,7 +292,17 @@ fn write_outputs(
                 Some(scope.spawn(move || {
                     let start = Instant::now();
                     let result = outputs::write(plan, job.target, tree, &scratch, &job.dest, cache);
-                    (result, start.elapsed())
+                    let elapsed = start.elapsed();
+                    // Stored here, so that one output's digest is read while another is
+                    // still being written.
+                    let result = result.and_then(|(path, warnings)| {
+                        make_readable(&path).map_err(Error::io(&path))?;
+                        if let Some(c) = cache {
+                            c.store_output(job.hash, &path)?;
+                        }
+                        Ok((path, warnings))
+                    });
+                    (result, elapsed)
                 }))
             })
             .collect();
