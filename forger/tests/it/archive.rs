@@ -48,9 +48,10 @@ pub fn sample_tree(dir: &Path) -> StagingTree {
     .unwrap();
     t.add_hardlink(&sp("/usr/bin/tool-alias"), &sp("/usr/bin/tool"))
         .unwrap();
-    // Over 1 MiB, so gzip/zstd layers hold several independently compressed members.
+    // Over twice the largest compressor block (4 MiB; this pattern has no content-defined
+    // cut), so gzip/zstd layers hold several independently compressed members.
     t.ensure_dir(&sp("/usr/lib"), 0, 0, 0o755).unwrap();
-    let big: Vec<u8> = (0..3u32 << 20)
+    let big: Vec<u8> = (0..9u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8 & 0x3f)
         .collect();
     t.write_file(
@@ -162,7 +163,7 @@ fn gnu_tar_lists_manifest_metadata_exactly() {
         "-rwsr-xr-x 0/0 300000 1970-01-01 00:00:00 ./usr/bin/tool".to_string(),
         format!("hrwsr-xr-x 0/0 0 1970-01-01 00:00:00 ./usr/bin/tool-alias link to ./usr/bin/tool"),
         "drwxr-xr-x 0/0 0 1970-01-01 00:00:00 ./usr/lib/".to_string(),
-        "-rw-r--r-- 0/0 3145728 1970-01-01 00:00:00 ./usr/lib/big.bin".to_string(),
+        "-rw-r--r-- 0/0 9437184 1970-01-01 00:00:00 ./usr/lib/big.bin".to_string(),
         "drwxr-xr-x 0/0 0 1970-01-01 00:00:00 ./usr/share/".to_string(),
         format!("drwxr-xr-x 0/0 0 1970-01-01 00:00:00 {long}/"),
         format!("-rw-r--r-- 0/0 5 1970-01-01 00:00:00 {long}/file-with-a-long-name.txt"),

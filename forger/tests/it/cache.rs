@@ -253,6 +253,18 @@ fn cache_same_inputs_hit_and_an_overlay_byte_reruns_only_overlays_and_targets() 
         assert!(changed.ran(t), "{changed:?}");
     }
     assert_ne!(first, third);
+    // The rebuilt tarball took its unchanged compressed blocks from the cache: it must be
+    // the bytes a build with an empty cache writes.
+    let (_, fresh) = s.build_with(&img, &Cache::new(s.path("fresh-cache")), "out4");
+    assert_eq!(third, fresh);
+    let kinds: Vec<_> = Cache::new(s.path("cache"))
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.hash))
+        .filter(|(kind, _)| *kind == "blocks")
+        .collect();
+    assert_eq!(kinds, [("blocks", "gzip-6".to_owned())]);
     let motd = run_ok(
         Command::new("tar")
             .arg("-xOf")
