@@ -114,9 +114,32 @@ pub fn build(
     let overlays_hash = plan
         .stage_hash("overlays")
         .expect("plans have an overlays stage");
+    let mut tree = match lookup_tree(cache, overlays_hash, &tree_root, "overlays", events)? {
+        Some(tree) => tree,
+        None => {
+            let mut tree = payload_tree(&payload_stages, &payloads, cache, &tree_root, events)?;
+            let detail = format!(
+                "{} users, {} actions",
+                plan.users.len(),
+                plan.overlays.len()
+            );
+            let warnings = timed(events, "overlays", &detail, || {
+                crate::stage::apply(&mut tree, &plan)
+            })?;
+            for w in warnings {
+                events.warning(w.code, &w.message);
+            }
+            if let Some(c) = cache {
+                c.store_tree(overlays_hash, &tree)?;
+            }
+            tree
+        }
+    };
+    tree.manifest.clamp_mtimes(plan.epoch);
 
-    // Output lookups first (their keys come from the plan alone): whether a disk that builds
-    // on the payload's image still has to be written decides if the payload tree is kept.
+    // Cache lookups first, in plan order; then every missing output is written at the same
+    // time (each writer only reads the tree); then outputs are stored, reported and pushed
+    // in plan order.
     let mut jobs = Vec::new();
     for target in &plan.targets {
         let stem = options
@@ -144,72 +167,7 @@ pub fn build(
             cached,
         });
     }
-    let keep_base = jobs
-        .iter()
-        .any(|j| !j.cached && outputs::builds_on_payload(&plan, j.target));
-    let base_root = work.path().join("base");
-
-    let (mut tree, base) = match lookup_tree(cache, overlays_hash, &tree_root, "overlays", events)?
-    {
-        Some(tree) => {
-            let base = match keep_base {
-                true => Some(payload_tree(
-                    &payload_stages,
-                    &payloads,
-                    cache,
-                    &base_root,
-                    events,
-                )?),
-                false => None,
-            };
-            (tree, base)
-        }
-        None => {
-            let mut tree = payload_tree(&payload_stages, &payloads, cache, &tree_root, events)?;
-            let base = match keep_base {
-                true => Some(tree.link_clone(&base_root)?),
-                false => None,
-            };
-            let detail = format!(
-                "{} users, {} actions",
-                plan.users.len(),
-                plan.overlays.len()
-            );
-            let warnings = timed(events, "overlays", &detail, || {
-                crate::stage::apply(&mut tree, &plan)
-            })?;
-            for w in warnings {
-                events.warning(w.code, &w.message);
-            }
-            if let Some(c) = cache {
-                c.store_tree(overlays_hash, &tree)?;
-            }
-            (tree, base)
-        }
-    };
-    tree.manifest.clamp_mtimes(plan.epoch);
-    let base = base.map(|mut b| {
-        b.manifest.clamp_mtimes(plan.epoch);
-        outputs::Base {
-            tree: std::sync::Arc::new(b),
-            key: plan
-                .stage_hash("payload")
-                .expect("plans have a payload stage")
-                .to_owned(),
-        }
-    });
-
-    // Every missing output is written at the same time (each writer only reads the trees);
-    // then outputs are reported and pushed in plan order.
-    let written = write_outputs(
-        &plan,
-        &tree,
-        base.as_ref(),
-        work.path(),
-        &jobs,
-        cache,
-        events,
-    );
+    let written = write_outputs(&plan, &tree, work.path(), &jobs, cache, events);
 
     let mut report = BuildReport::default();
     for (job, written) in jobs.into_iter().zip(written) {
@@ -311,12 +269,11 @@ type Written = (crate::Result<(PathBuf, Vec<Warning>)>, Duration);
 /// Writes the outputs of the jobs that were not cached, all at once, one thread each (the
 /// writers stream, so memory stays bounded; a compressing writer uses every core on its
 /// own, a file system writer mostly waits for its tool), and stores each in the cache.
-/// `None` for cached jobs. Stage starts are reported here; the caller reports each stage's
-/// end in plan order.
+/// `None` for cached jobs. Stage
+/// starts are reported here; the caller reports each stage's end in plan order.
 fn write_outputs(
     plan: &Plan,
     tree: &StagingTree,
-    base: Option<&outputs::Base>,
     work: &Path,
     jobs: &[Job<'_>],
     cache: Option<&Cache>,
@@ -334,8 +291,7 @@ fn write_outputs(
                 let scratch = work.join(format!("target-{i}"));
                 Some(scope.spawn(move || {
                     let start = Instant::now();
-                    let result =
-                        outputs::write(plan, job.target, tree, base, &scratch, &job.dest, cache);
+                    let result = outputs::write(plan, job.target, tree, &scratch, &job.dest, cache);
                     let elapsed = start.elapsed();
                     // Stored here, so that one output's digest is read while another is
                     // still being written.
