@@ -269,8 +269,8 @@ type Written = (crate::Result<(PathBuf, Vec<Warning>)>, Duration);
 /// Writes the outputs of the jobs that were not cached, all at once, one thread each (the
 /// writers stream, so memory stays bounded; a compressing writer uses every core on its
 /// own, a file system writer mostly waits for its tool), and stores each in the cache.
-/// `None` for cached jobs. Stage
-/// starts are reported here; the caller reports each stage's end in plan order.
+/// `None` for cached jobs. Stage starts are reported here; the caller reports each stage's
+/// end in plan order.
 fn write_outputs(
     plan: &Plan,
     tree: &StagingTree,

@@ -10,9 +10,8 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
-use super::Cache;
+use super::{Cache, modified_secs, touch};
 use crate::archive::{BlockMemo, Digest};
 
 impl Cache {
@@ -32,10 +31,7 @@ impl BlockMemo for Cache {
             return None;
         }
         // The use keeps the codec's blocks young for `prune`.
-        let _ = fs::File::options()
-            .append(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(SystemTime::now()));
+        touch(&path);
         bytes.drain(..32);
         Some(bytes)
     }
@@ -64,9 +60,7 @@ pub(super) fn newest_use(dir: &Path) -> u64 {
     fs::read_dir(dir)
         .into_iter()
         .flatten()
-        .filter_map(|e| e.ok()?.metadata().ok()?.modified().ok())
-        .filter_map(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs())
+        .filter_map(|e| Some(modified_secs(&e.ok()?.path())))
         .max()
         .unwrap_or(0)
 }

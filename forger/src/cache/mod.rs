@@ -266,11 +266,7 @@ impl Cache {
                 let last_used = if kind == "blocks" {
                     blocks::newest_use(&item.path())
                 } else {
-                    fs::metadata(item.path())
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-                        .map_or(0, |d| d.as_secs())
+                    modified_secs(&item.path())
                 };
                 out.push(EntryInfo {
                     kind,
@@ -346,6 +342,15 @@ fn remove_entry(entry: &Path) -> Result<(), Error> {
         }),
         _ => Ok(()),
     }
+}
+
+/// A path's modification time in seconds since the epoch (0 when unknown): its last use.
+fn modified_secs(path: &Path) -> u64 {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
 }
 
 fn touch(entry: &Path) {

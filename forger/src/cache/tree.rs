@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -89,18 +89,11 @@ fn checked_manifest(dir: &Path, known: &Known) -> Result<Option<Manifest>, Error
 
 /// `sha256:<hex>` of a file's bytes.
 pub(super) fn file_digest(path: &Path) -> Result<String, Error> {
-    let mut f = fs::File::open(path).map_err(Error::io(path))?;
+    let f = fs::File::open(path).map_err(Error::io(path))?;
     let mut h = Sha256::new();
     // Large reads: a 1.6 GB output or tree costs a few thousand read calls, not 200k.
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => h.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io(path)(e)),
-        }
-    }
+    std::io::copy(&mut std::io::BufReader::with_capacity(1 << 20, f), &mut h)
+        .map_err(Error::io(path))?;
     Ok(format!("sha256:{}", hex::encode(h.finalize())))
 }
 
