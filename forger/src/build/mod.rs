@@ -114,32 +114,9 @@ pub fn build(
     let overlays_hash = plan
         .stage_hash("overlays")
         .expect("plans have an overlays stage");
-    let mut tree = match lookup_tree(cache, overlays_hash, &tree_root, "overlays", events)? {
-        Some(tree) => tree,
-        None => {
-            let mut tree = payload_tree(&payload_stages, &payloads, cache, &tree_root, events)?;
-            let detail = format!(
-                "{} users, {} actions",
-                plan.users.len(),
-                plan.overlays.len()
-            );
-            let warnings = timed(events, "overlays", &detail, || {
-                crate::stage::apply(&mut tree, &plan)
-            })?;
-            for w in warnings {
-                events.warning(w.code, &w.message);
-            }
-            if let Some(c) = cache {
-                c.store_tree(overlays_hash, &tree)?;
-            }
-            tree
-        }
-    };
-    tree.manifest.clamp_mtimes(plan.epoch);
 
-    // Cache lookups first, in plan order; then every missing output is written at the same
-    // time (each writer only reads the tree); then outputs are stored, reported and pushed
-    // in plan order.
+    // Output lookups first (their keys come from the plan alone): whether a disk that builds
+    // on the payload's image still has to be written decides if the payload tree is kept.
     let mut jobs = Vec::new();
     for target in &plan.targets {
         let stem = options
@@ -167,7 +144,72 @@ pub fn build(
             cached,
         });
     }
-    let written = write_outputs(&plan, &tree, work.path(), &jobs, cache, events);
+    let keep_base = jobs
+        .iter()
+        .any(|j| !j.cached && outputs::builds_on_payload(&plan, j.target));
+    let base_root = work.path().join("base");
+
+    let (mut tree, base) = match lookup_tree(cache, overlays_hash, &tree_root, "overlays", events)?
+    {
+        Some(tree) => {
+            let base = match keep_base {
+                true => Some(payload_tree(
+                    &payload_stages,
+                    &payloads,
+                    cache,
+                    &base_root,
+                    events,
+                )?),
+                false => None,
+            };
+            (tree, base)
+        }
+        None => {
+            let mut tree = payload_tree(&payload_stages, &payloads, cache, &tree_root, events)?;
+            let base = match keep_base {
+                true => Some(tree.link_clone(&base_root)?),
+                false => None,
+            };
+            let detail = format!(
+                "{} users, {} actions",
+                plan.users.len(),
+                plan.overlays.len()
+            );
+            let warnings = timed(events, "overlays", &detail, || {
+                crate::stage::apply(&mut tree, &plan)
+            })?;
+            for w in warnings {
+                events.warning(w.code, &w.message);
+            }
+            if let Some(c) = cache {
+                c.store_tree(overlays_hash, &tree)?;
+            }
+            (tree, base)
+        }
+    };
+    tree.manifest.clamp_mtimes(plan.epoch);
+    let base = base.map(|mut b| {
+        b.manifest.clamp_mtimes(plan.epoch);
+        outputs::Base {
+            tree: std::sync::Arc::new(b),
+            key: plan
+                .stage_hash("payload")
+                .expect("plans have a payload stage")
+                .to_owned(),
+        }
+    });
+
+    // Every missing output is written at the same time (each writer only reads the trees);
+    // then outputs are reported and pushed in plan order.
+    let written = write_outputs(
+        &plan,
+        &tree,
+        base.as_ref(),
+        work.path(),
+        &jobs,
+        cache,
+        events,
+    );
 
     let mut report = BuildReport::default();
     for (job, written) in jobs.into_iter().zip(written) {
@@ -274,6 +316,7 @@ type Written = (crate::Result<(PathBuf, Vec<Warning>)>, Duration);
 fn write_outputs(
     plan: &Plan,
     tree: &StagingTree,
+    base: Option<&outputs::Base>,
     work: &Path,
     jobs: &[Job<'_>],
     cache: Option<&Cache>,
@@ -291,7 +334,8 @@ fn write_outputs(
                 let scratch = work.join(format!("target-{i}"));
                 Some(scope.spawn(move || {
                     let start = Instant::now();
-                    let result = outputs::write(plan, job.target, tree, &scratch, &job.dest, cache);
+                    let result =
+                        outputs::write(plan, job.target, tree, base, &scratch, &job.dest, cache);
                     let elapsed = start.elapsed();
                     // Stored here, so that one output's digest is read while another is
                     // still being written.

@@ -11,7 +11,7 @@ use crate::cache::Cache;
 use crate::disk::{
     self, Format, GrubBiosBoot, IllumosBiosBoot, Layout, PartitionContent, WriteOptions,
 };
-use crate::fs::ext4::Ext4Writer;
+use crate::fs::ext4::{Ext4Base, Ext4Writer, ImageStore};
 use crate::fs::fat::{Esp, illumos_esp_files};
 use crate::fs::zfs::{Compression as ZfsCompression, DatasetSpec, PoolOptions, ZfsWriter};
 use crate::illumos::{self, FinishOptions};
@@ -220,6 +220,30 @@ impl PayloadSource for AptPayload {
     }
 }
 
+/// The installed payload before overlays, which ext4 disks are built on (see
+/// [`crate::fs::ext4::Ext4Base`]), and its stage hash.
+pub(crate) struct Base {
+    pub(crate) tree: Arc<StagingTree>,
+    pub(crate) key: String,
+}
+
+/// True when `target` is a disk whose root file system is built as the payload's image plus
+/// the overlays' changes: ext4.
+pub(crate) fn builds_on_payload(plan: &Plan, target: &Target) -> bool {
+    match &target.kind {
+        TargetKind::Qcow2(d) | TargetKind::Raw(d) => root_fs(plan, d) == FsKind::Ext4,
+        TargetKind::Oci(_) | TargetKind::Artifact(_) => false,
+    }
+}
+
+/// The disk's root file system: as asked, else the distribution's own.
+fn root_fs(plan: &Plan, d: &DiskTarget) -> FsKind {
+    d.filesystem.unwrap_or(match plan.distro.family() {
+        Family::Ips => FsKind::Zfs,
+        Family::Apt => FsKind::Ext4,
+    })
+}
+
 /// The output file (or directory) name of `target` when its stem is `stem`.
 pub(crate) fn file_name(target: &Target, stem: &str) -> String {
     match target.kind {
@@ -239,11 +263,13 @@ pub(crate) fn file_name(target: &Target, stem: &str) -> String {
 /// A disk target adds the files that belong to that one disk (fstab with its UUIDs, the
 /// illumos boot archive) to its own hard-linked copy of the tree, made in `scratch`: no
 /// other target sees them, so each output is the same whatever ran or hit before it.
-/// Archives and OCI layers reuse the compressed blocks `cache` kept from earlier builds.
+/// Archives and OCI layers reuse the compressed blocks `cache` kept from earlier builds; ext4
+/// disks build on `base` and its image kept in `cache`.
 pub(crate) fn write(
     plan: &Plan,
     target: &Target,
     tree: &StagingTree,
+    base: Option<&Base>,
     scratch: &Path,
     dest: &Path,
     cache: Option<&Cache>,
@@ -252,7 +278,12 @@ pub(crate) fn write(
     let seed = Seed::for_target(&plan.metadata.name, &plan.metadata.version, &target.name);
     let on_own_copy = |d: &DiskTarget, format: Format| {
         let mut own = tree.link_clone(scratch)?;
-        let written = write_disk(plan, d, &mut own, dest, &seed, format);
+        let base = base.map(|b| Ext4Base {
+            tree: Arc::clone(&b.tree),
+            key: b.key.clone(),
+            store: cache.map(|c| Arc::new(c.clone()) as Arc<dyn ImageStore>),
+        });
+        let written = write_disk(plan, d, &mut own, base, dest, &seed, format);
         fs::remove_dir_all(scratch).map_err(crate::build::Error::io(scratch))?;
         written
     };
@@ -409,15 +440,12 @@ fn write_disk(
     plan: &Plan,
     d: &DiskTarget,
     tree: &mut StagingTree,
+    base: Option<Ext4Base>,
     dest: &Path,
     seed: &Seed,
     format: Format,
 ) -> crate::Result<(PathBuf, Vec<Warning>)> {
-    let family = plan.distro.family();
-    let fs = d.filesystem.unwrap_or(match family {
-        Family::Ips => FsKind::Zfs,
-        Family::Apt => FsKind::Ext4,
-    });
+    let fs = root_fs(plan, d);
     let sector = d.layout.sector_size.bytes() as u32;
     let mut warnings = Vec::new();
     match fs {
@@ -435,7 +463,10 @@ fn write_disk(
                     .index_of("root")
                     .expect("the Linux layout has a root partition"),
             );
-            let ext4 = Ext4Writer::from_seed(seed, "root", "root", plan.epoch);
+            let ext4 = Ext4Writer {
+                base,
+                ..Ext4Writer::from_seed(seed, "root", "root", plan.epoch)
+            };
             let entry_id = plan.distro.to_string();
             let linux = LinuxBoot::new(entry_id.split('-').next().unwrap_or("linux"), &ext4.uuid);
             let grub = GrubBoot::new(linux.clone());

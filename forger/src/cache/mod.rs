@@ -8,6 +8,7 @@
 //! stages/<hex>/digest           sha256 over the manifest and every file's bytes
 //! outputs/<hex>/<file>          a target's finished output
 //! blocks/<codec>/<hex>           compressed archive blocks by input digest (see `blocks`)
+//! images/<key>/image, digest     base filesystem images (see `images`)
 //! ```
 //! Entries are written under a temporary name and renamed into place, so concurrent builds on
 //! one machine never see half an entry; the loser of a race discards its copy. Every hit is
@@ -18,6 +19,7 @@
 
 mod blocks;
 mod error;
+mod images;
 mod registry;
 pub mod snapshot;
 mod tree;
@@ -67,7 +69,8 @@ impl Lookup {
 /// One entry, as `forger cache ls` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EntryInfo {
-    /// `stage`, `output` or `blocks` (every compressed archive block of one codec).
+    /// `stage`, `output`, `blocks` (every compressed archive block of one codec) or `image`
+    /// (a base filesystem image).
     pub kind: &'static str,
     /// The stage hash (hex), or the codec of `blocks`.
     pub hash: String,
@@ -301,10 +304,11 @@ impl Cache {
 }
 
 /// Entry kinds as `ls` names them, and the subdirectories that hold them.
-const KINDS: [(&str, &str); 3] = [
+const KINDS: [(&str, &str); 4] = [
     ("stage", "stages"),
     ("output", "outputs"),
     ("blocks", "blocks"),
+    ("image", "images"),
 ];
 
 /// The directory name for a hash: its hex part.

@@ -383,3 +383,181 @@ fn ext4_reports_a_tree_too_large_for_the_partition() {
         "unexpected error {err:?}"
     );
 }
+
+/// The synthetic tree after changes of every sort an overlay stage makes: new, changed and
+/// removed files, a removed directory with content, a new directory, a retargeted symlink,
+/// metadata-only changes, a new and a changed device node, and a FIFO that became a file.
+fn changed_tree(base: &StagingTree, root: &Path) -> StagingTree {
+    let mut t = base.link_clone(root).expect("clone");
+    let file = |u, g, m| entry(EntryKind::File, u, g, m, EPOCH - 2);
+    t.write_file(
+        &p("/etc/shadow"),
+        &mut &b"root:!:1:0:::::\n"[..],
+        file(0, 42, 0o640),
+    )
+    .expect("shadow");
+    t.write_file(&p("/etc/motd"), &mut &b"changed\n"[..], file(0, 0, 0o644))
+        .expect("motd");
+    t.ensure_dir(&p("/srv/new"), 0, 0, 0o750).expect("dir");
+    t.write_file(
+        &p("/srv/new/data"),
+        &mut &[7u8; 70_000][..],
+        file(5, 5, 0o600),
+    )
+    .expect("data");
+    t.remove(&p("/home/alice/notes")).expect("remove a file");
+    t.remove(&p("/many")).expect("remove a directory");
+    t.add_special(
+        &p("/bin"),
+        entry(
+            EntryKind::Symlink {
+                target: "usr/sbin".into(),
+            },
+            0,
+            0,
+            0o777,
+            EPOCH - 2,
+        ),
+    )
+    .expect("symlink");
+    t.manifest.get_mut(&p("/tmp")).expect("tmp").mode = 0o1770;
+    t.manifest.get_mut(&p("/usr/bin/big")).expect("big").uid = 77;
+    t.add_special(
+        &p("/dev/zero"),
+        entry(
+            EntryKind::CharDevice { major: 1, minor: 5 },
+            0,
+            0,
+            0o666,
+            EPOCH - 2,
+        ),
+    )
+    .expect("zero");
+    t.manifest.get_mut(&p("/dev/null")).expect("null").mode = 0o600;
+    t.remove(&p("/run/initctl")).expect("remove the FIFO");
+    t.write_file(
+        &p("/run/initctl"),
+        &mut &b"now a file\n"[..],
+        file(0, 0, 0o644),
+    )
+    .expect("initctl");
+    t
+}
+
+/// Writes `tree` with `w` into a fresh 66 MiB disk at 1 MiB and returns its digest.
+fn write_disk(w: &Ext4Writer, tree: &StagingTree, disk: &Path) -> String {
+    fs::File::create(disk)
+        .and_then(|f| f.set_len(66 * MIB))
+        .expect("disk");
+    w.write_at(tree, disk, MIB, 64 * MIB).expect("ext4 write");
+    sha256_range(disk, 0, 66 * MIB)
+}
+
+#[test]
+fn ext4_on_a_base_holds_the_changed_tree_and_does_not_depend_on_the_store() {
+    use forger::cache::Cache;
+    use forger::fs::ext4::{Ext4Base, ImageStore};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = Arc::new(synthetic_tree(&dir.path().join("base"), false));
+    let tree = changed_tree(&base, &dir.path().join("tree"));
+    let cache = Cache::new(dir.path().join("cache"));
+    let on_base = |store: bool| Ext4Writer {
+        base: Some(Ext4Base {
+            tree: Arc::clone(&base),
+            key: "sha256:base".into(),
+            store: store.then(|| Arc::new(cache.clone()) as Arc<dyn ImageStore>),
+        }),
+        ..writer()
+    };
+
+    let built = write_disk(&on_base(true), &tree, &dir.path().join("a.raw"));
+    let kept = cache.list().expect("ls");
+    assert!(kept.iter().any(|e| e.kind == "image"), "{kept:?}");
+    let restored = write_disk(&on_base(true), &tree, &dir.path().join("b.raw"));
+    let no_store = write_disk(&on_base(false), &tree, &dir.path().join("c.raw"));
+    assert_eq!(built, restored, "a kept base image changes the output");
+    assert_eq!(built, no_store, "a store changes the output");
+
+    let image = format!("{}?offset={}", dir.path().join("a.raw").display(), MIB);
+    let out = run(Command::new("e2fsck").arg("-fn").arg(&image));
+    assert!(
+        out.status.success(),
+        "e2fsck -fn found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(debugfs(&image, "cat /etc/shadow"), "root:!:1:0:::::\n");
+    assert_eq!(debugfs(&image, "cat /etc/motd"), "changed\n");
+    assert_eq!(debugfs(&image, "cat /run/initctl"), "now a file\n");
+    let data = debugfs(&image, "stat /srv/new/data");
+    assert_eq!(field(&data, "Size:"), "70000");
+    assert_eq!(field(&data, "User:"), "5");
+    assert_eq!(field(&data, "Mode:"), "0600");
+    assert_eq!(field(&debugfs(&image, "stat /srv/new"), "Mode:"), "0750");
+    for gone in ["/home/alice/notes", "/many", "/many/file-0001"] {
+        let listing = run(Command::new("debugfs")
+            .arg("-R")
+            .arg(format!("stat {gone}"))
+            .arg(&image));
+        assert!(
+            String::from_utf8_lossy(&listing.stderr).contains("File not found"),
+            "{gone} is still there"
+        );
+    }
+    assert!(debugfs(&image, "stat /bin").contains("Fast link dest: \"usr/sbin\""));
+    assert_eq!(field(&debugfs(&image, "stat /tmp"), "Mode:"), "01770");
+    assert_eq!(field(&debugfs(&image, "stat /usr/bin/big"), "User:"), "77");
+    let zero = debugfs(&image, "stat /dev/zero");
+    assert!(zero.contains("Device major/minor number: 01:05"), "{zero}");
+    assert_eq!(field(&debugfs(&image, "stat /dev/null"), "Mode:"), "0600");
+    let ping = debugfs(&image, "stat /usr/bin/ping");
+    assert_eq!(field(&ping, "Links:"), "2", "the untouched hard link stays");
+    assert!(debugfs(&image, "ea_list /usr/bin/ping").contains("security.capability (20)"));
+    let motd = debugfs(&image, "stat /etc/motd");
+    assert!(
+        motd.contains(&format!(" mtime: 0x{:08x}:00000000", EPOCH - 2)),
+        "{motd}"
+    );
+
+    // A damaged kept image is found out, dropped and built again: same bytes.
+    let images = dir.path().join("cache/images");
+    let kept = fs::read_dir(&images)
+        .expect("images")
+        .next()
+        .expect("one")
+        .expect("entry");
+    let kept_image = kept.path().join("image");
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&kept_image)
+        .expect("open");
+    f.seek(SeekFrom::Start(1024 + 100))
+        .expect("seek into the superblock");
+    f.write_all(b"damage").expect("damage");
+    drop(f);
+    assert_eq!(
+        write_disk(&on_base(true), &tree, &dir.path().join("d.raw")),
+        built
+    );
+    assert!(kept.path().join("digest").is_file(), "kept again");
+
+    // A change to a hard-linked file is not made on the base: the tree is built whole.
+    let mut linked = base.link_clone(dir.path().join("linked")).expect("clone");
+    linked
+        .write_file(
+            &p("/usr/bin/ping"),
+            &mut &b"new ping"[..],
+            entry(EntryKind::File, 0, 0, 0o4755, EPOCH - 5),
+        )
+        .expect("ping");
+    linked
+        .add_hardlink(&p("/usr/bin/ping6"), &p("/usr/bin/ping"))
+        .expect("link");
+    assert_eq!(
+        write_disk(&on_base(true), &linked, &dir.path().join("e.raw")),
+        write_disk(&writer(), &linked, &dir.path().join("f.raw")),
+    );
+}

@@ -9,8 +9,15 @@
 //! FIFOs and sockets, and adds xattrs with `debugfs`. The manifest is the only source of
 //! metadata, whoever runs the build.
 //!
+//! A writer with an [`Ext4Base`] builds the image of the base tree (the installed payload)
+//! first, or takes it from an [`ImageStore`], and turns it into this tree's image with a
+//! second `debugfs` script that removes, creates and re-describes only what differs (see
+//! `delta`). An overlay edit then costs a copy of the kept image and a few commands instead of
+//! laying out every file again. The result depends only on the two trees, never on whether the
+//! store had the image.
+//!
 //! Reproducibility: the UUID and directory hash seed come from the image [`Seed`], all
-//! superblock and inode times are the build epoch (`E2FSPROGS_FAKE_TIME`) or the manifest's
+//! superblock and inode times are the build epoch (`E2FSPROGS_FAKE_TIME`, at least 1) or the manifest's
 //! mtimes, `mkfs.ext4` reads a configuration written here rather than the host's
 //! `/etc/mke2fs.conf`, and it visits directories in sorted order. Two builds of the same tree
 //! are byte-identical.
@@ -27,7 +34,11 @@ use thiserror::Error;
 
 use super::{BlockDevice, Filesystem};
 use crate::seed::Seed;
-use crate::stage::{EntryKind, StagePath, StagingTree};
+use crate::stage::{Entry, EntryKind, StagePath, StagingTree};
+
+mod delta;
+
+pub use delta::{Ext4Base, ImageStore};
 
 /// ext4 block size used for every image (below 512 MiB `mkfs.ext4` would pick 1 KiB).
 pub const BLOCK_SIZE: u64 = 4096;
@@ -140,7 +151,7 @@ fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
 }
 
 /// Writes an ext4 filesystem holding a [`StagingTree`], metadata from its manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Ext4Writer {
     /// Filesystem UUID as text (`root=UUID=…`, `/etc/fstab`).
     pub uuid: String,
@@ -151,6 +162,8 @@ pub struct Ext4Writer {
     /// Build time in seconds since the epoch (`SOURCE_DATE_EPOCH`): superblock times and
     /// every inode's creation time.
     pub epoch: i64,
+    /// The tree to build from first, when the written tree is that tree plus changes.
+    pub base: Option<Ext4Base>,
 }
 
 impl Ext4Writer {
@@ -162,6 +175,7 @@ impl Ext4Writer {
             label: label.into(),
             hash_seed: seed.uuid(&format!("ext4/{key}/hash-seed")),
             epoch,
+            base: None,
         }
     }
 
@@ -188,6 +202,44 @@ impl Ext4Writer {
                 min_bytes,
             });
         }
+        if let Some(base) = &self.base
+            && let Some(delta) = delta::Delta::between(&base.tree, tree)?
+        {
+            let key = self.base_key(base, size_bytes);
+            let kept = match &base.store {
+                Some(store) => store
+                    .restore(&key, image, offset, size_bytes)
+                    .map_err(io_err(image))?,
+                None => false,
+            };
+            if !kept {
+                self.build(&base.tree, image, offset, size_bytes)?;
+                if let Some(store) = &base.store {
+                    store.keep(&key, image, offset, size_bytes);
+                }
+            }
+            return delta.apply(tree, image, offset, self.epoch);
+        }
+        self.build(tree, image, offset, size_bytes)
+    }
+
+    /// What identifies the base image: the base tree's key and every setting of this writer.
+    fn base_key(&self, base: &Ext4Base, size_bytes: u64) -> String {
+        let text = format!(
+            "ext4-base-v1\0{}\0{}\0{}\0{}\0{}\0{size_bytes}\0{FEATURES}",
+            base.key, self.uuid, self.label, self.hash_seed, self.epoch
+        );
+        crate::archive::Digest::of(text.as_bytes()).hex()
+    }
+
+    /// `mkfs.ext4 -d` of the whole tree, then its metadata.
+    fn build(
+        &self,
+        tree: &StagingTree,
+        image: &Path,
+        offset: u64,
+        size_bytes: u64,
+    ) -> Result<(), Error> {
         let work_parent = tree.root().parent().unwrap_or(tree.root());
         let work = tempfile::Builder::new()
             .prefix(".forger-ext4-")
@@ -201,7 +253,7 @@ impl Ext4Writer {
         let blocks = size_bytes / BLOCK_SIZE;
         let mut mkfs = Command::new("mkfs.ext4");
         mkfs.env("MKE2FS_CONFIG", &conf)
-            .env("E2FSPROGS_FAKE_TIME", self.epoch.to_string())
+            .env("E2FSPROGS_FAKE_TIME", fake_time(self.epoch))
             .args(["-q", "-F", "-t", "ext4", "-b", "4096", "-I", "256", "-L"])
             .arg(&self.label)
             .arg("-U")
@@ -240,12 +292,17 @@ impl Ext4Writer {
         let mut target = image.as_os_str().to_owned();
         target.push(format!("?offset={offset}"));
         let listing = work.path().join("list.cmd");
-        write_listing_script(tree, &listing)?;
+        let dirs = tree
+            .manifest
+            .iter()
+            .filter(|(_, e)| e.is_dir())
+            .map(|(p, _)| p);
+        write_listing_script(dirs, &listing)?;
         let listed = run_debugfs(&target, &listing, false, self.epoch)?;
         let inodes = parse_listing(&listed);
         let script = work.path().join("debugfs.cmd");
         let xattr_dir = work.path().join("xattr");
-        write_script(tree, &inodes, &script, &xattr_dir)?;
+        write_script(tree.manifest.iter(), &inodes, &script, &xattr_dir)?;
         run_debugfs(&target, &script, true, self.epoch)?;
         Ok(())
     }
@@ -377,6 +434,12 @@ fn quote_text(text: &str, path: &StagePath) -> Result<String, Error> {
     Ok(format!("\"{text}\""))
 }
 
+/// The clock e2fsprogs is given. It takes 0 as "not set" and uses the real time, so an epoch
+/// of 0 (`SOURCE_DATE_EPOCH` unset) becomes 1 second after it: still the same in every build.
+fn fake_time(epoch: i64) -> String {
+    epoch.max(1).to_string()
+}
+
 /// Runs a debugfs command file on `target` (`image?offset=N`) and returns its stdout.
 fn run_debugfs(
     target: &std::ffi::OsStr,
@@ -385,7 +448,7 @@ fn run_debugfs(
     epoch: i64,
 ) -> Result<String, Error> {
     let mut cmd = Command::new("debugfs");
-    cmd.env("E2FSPROGS_FAKE_TIME", epoch.to_string());
+    cmd.env("E2FSPROGS_FAKE_TIME", fake_time(epoch));
     if writable {
         cmd.arg("-w");
     }
@@ -420,13 +483,14 @@ fn run_debugfs(
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// One `ls -p` per directory of the manifest.
-fn write_listing_script(tree: &StagingTree, script: &Path) -> Result<(), Error> {
+/// One `ls -p` per directory.
+fn write_listing_script<'a>(
+    dirs: impl Iterator<Item = &'a StagePath>,
+    script: &Path,
+) -> Result<(), Error> {
     let mut out = String::new();
-    for (path, entry) in tree.manifest.iter() {
-        if entry.is_dir() {
-            writeln!(out, "ls -p {}", quoted(path)?).expect("writing to a String");
-        }
+    for dir in dirs {
+        writeln!(out, "ls -p {}", quoted(dir)?).expect("writing to a String");
     }
     fs::write(script, out).map_err(io_err(script))
 }
@@ -466,16 +530,17 @@ fn parse_listing(text: &str) -> HashMap<String, u32> {
     inodes
 }
 
-/// Writes the `debugfs` script that gives every inode its manifest metadata.
-fn write_script(
-    tree: &StagingTree,
+/// Writes the `debugfs` script that gives every inode of `entries` its manifest metadata
+/// (and makes the device nodes, FIFOs and sockets among them).
+fn write_script<'a>(
+    entries: impl Iterator<Item = (&'a StagePath, &'a Entry)>,
     inodes: &HashMap<String, u32>,
     script: &Path,
     xattr_dir: &Path,
 ) -> Result<(), Error> {
     let mut out = String::new();
     let mut xattr_count = 0usize;
-    for (path, entry) in tree.manifest.iter() {
+    for (path, entry) in entries {
         if matches!(entry.kind, EntryKind::Hardlink { .. }) {
             continue; // shares the inode of its target, which is set on its own line
         }
@@ -586,7 +651,8 @@ mod tests {
     fn ids_come_from_the_seed() {
         let seed = Seed::new("img/1/qcow2");
         let a = Ext4Writer::from_seed(&seed, "root", "root", 1);
-        assert_eq!(a, Ext4Writer::from_seed(&seed, "root", "root", 1));
+        let b = Ext4Writer::from_seed(&seed, "root", "root", 1);
+        assert_eq!((&a.uuid, &a.hash_seed), (&b.uuid, &b.hash_seed));
         assert_ne!(a.uuid, a.hash_seed);
         assert_ne!(a.uuid, Ext4Writer::from_seed(&seed, "data", "data", 1).uuid);
     }
