@@ -41,9 +41,9 @@ pub struct Ext4Base {
 /// store that has nothing, or cannot keep, only costs time.
 pub trait ImageStore: Debug + Send + Sync {
     /// Copies the image kept under `key` into `len` bytes of `image` at `offset`, which read
-    /// as zeros; false when none is kept. An implementation must check the kept bytes before
-    /// it writes any, and leave the range reading as zeros when it returns false; an error
-    /// means it could not.
+    /// as zeros; false when none is kept or the kept bytes fail their check. An implementation
+    /// must check every byte it copies and leave the range reading as zeros when it returns
+    /// false; an error means it could not.
     fn restore(&self, key: &str, image: &Path, offset: u64, len: u64) -> std::io::Result<bool>;
     /// Keeps the `len` bytes of `image` at `offset` under `key`.
     fn keep(&self, key: &str, image: &Path, offset: u64, len: u64);
