@@ -4,9 +4,9 @@
 //!
 //! `images/<key>/image` is the partition's bytes as a sparse file, `images/<key>/digest` the
 //! sha256 over every non-zero 64 KiB chunk and its offset, so the digest does not depend on
-//! where the file system of the cache put holes. An entry is hashed while it is copied out,
-//! and a copy that does not match is punched back to zeros before anything reads it; the
-//! damaged entry is removed and the image is built again.
+//! where the file system of the cache put holes. An entry is copied out first and the copy
+//! is hashed; a copy that does not match is punched back to zeros before anything reads it,
+//! the damaged entry is removed and the image is built again.
 
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
