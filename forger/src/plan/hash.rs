@@ -5,7 +5,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// Bump when the bytes Forger writes for the same inputs change, so old cache entries miss.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// `sha256:<hex>` of the canonical JSON of `value`, prefixed with the stage name and the
 /// hash of the previous stage.
