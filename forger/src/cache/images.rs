@@ -7,15 +7,22 @@
 //! where the file system of the cache put holes. An entry is copied out first and the copy
 //! is hashed; a copy that does not match is punched back to zeros before anything reads it,
 //! the damaged entry is removed and the image is built again.
+//!
+//! An entry can also be lent, for a QCOW2 disk that reads the image where it is: the lender
+//! holds an exclusive `flock` on the image, hashes it in place and changes it, and puts it back
+//! before unlocking; copies take a shared lock, so they never see it changed. A lender that
+//! dies leaves bytes that fail the next check, and the entry is dropped then.
 
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{FlockOperation, flock};
 use sha2::{Digest, Sha256};
 
 use super::{Cache, publish, remove_entry, temp_sibling, touch};
-use crate::fs::ext4::ImageStore;
+use crate::disk::data_extents;
+use crate::fs::ext4::{ImageStore, KeptImage};
 
 /// Copy and digest granularity.
 const CHUNK: usize = 64 << 10;
@@ -40,6 +47,8 @@ impl ImageStore for Cache {
             if src.metadata()?.len() != len {
                 return Ok(false);
             }
+            // Waits while another build has the image on loan, changed.
+            flock(&src, FlockOperation::LockShared)?;
             copy_extents(&src, 0, &dst, offset, len)?;
             Ok(digest(&dst, offset, len)? == expected.trim())
         });
@@ -65,6 +74,34 @@ impl ImageStore for Cache {
             len,
         )?;
         Ok(false)
+    }
+
+    fn lend(&self, key: &str, len: u64) -> std::io::Result<Option<Box<dyn KeptImage>>> {
+        let entry = self.image_dir(key);
+        let Ok(expected) = fs::read_to_string(entry.join("digest")) else {
+            return Ok(None);
+        };
+        let path = entry.join("image");
+        let file = match File::options().read(true).write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if file.metadata()?.len() != len {
+            return Ok(None);
+        }
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        if digest(&file, 0, len)? != expected.trim() {
+            tracing::warn!(entry = %entry.display(), "dropping a damaged base image");
+            let _ = remove_entry(&entry);
+            return Ok(None);
+        }
+        touch(&entry);
+        Ok(Some(Box::new(Loan { entry, path, file })))
     }
 
     fn keep(&self, key: &str, image: &Path, offset: u64, len: u64) {
@@ -95,26 +132,25 @@ impl ImageStore for Cache {
     }
 }
 
-/// The data extents of `len` bytes of `src` from `from` (`SEEK_DATA`/`SEEK_HOLE`), as
-/// `(start, end)` byte positions.
-fn extents(src: &File, from: u64, len: u64) -> std::io::Result<Vec<(u64, u64)>> {
-    use rustix::fs::{SeekFrom, seek};
-    let end = from + len;
-    let mut out = Vec::new();
-    let mut pos = from;
-    while pos < end {
-        let data = match seek(src, SeekFrom::Data(pos)) {
-            Ok(d) if d < end => d,
-            Ok(_) | Err(rustix::io::Errno::NXIO) => break,
-            Err(e) => return Err(e.into()),
-        };
-        let hole = seek(src, SeekFrom::Hole(data))
-            .map_err(std::io::Error::from)?
-            .min(end);
-        out.push((data, hole));
-        pos = hole;
+/// A kept image on loan, locked exclusively until dropped (closing the file unlocks it).
+struct Loan {
+    entry: PathBuf,
+    path: PathBuf,
+    file: File,
+}
+
+impl KeptImage for Loan {
+    fn path(&self) -> &Path {
+        &self.path
     }
-    Ok(out)
+
+    fn file(&self) -> &File {
+        &self.file
+    }
+
+    fn discard(&self) {
+        let _ = remove_entry(&self.entry);
+    }
 }
 
 /// Copies the data extents of `len` bytes of `src` at `from` to `dst` at `to`; holes stay
@@ -124,7 +160,7 @@ fn extents(src: &File, from: u64, len: u64) -> std::io::Result<Vec<(u64, u64)>> 
 fn copy_extents(src: &File, from: u64, dst: &File, to: u64, len: u64) -> std::io::Result<()> {
     use rustix::io::Errno;
     let mut buf = Vec::new();
-    for (start, end) in extents(src, from, len)? {
+    for (start, end) in data_extents(src, from, len)? {
         let mut off_in = start;
         let mut off_out = to + (start - from);
         while off_in < end {
@@ -166,7 +202,7 @@ fn digest(src: &File, from: u64, len: u64) -> std::io::Result<String> {
     let mut buf = vec![0u8; READ as usize];
     let end = from + len;
     let mut next = from;
-    for (data, hole) in extents(src, from, len)? {
+    for (data, hole) in data_extents(src, from, len)? {
         let mut at = (data - (data - from) % CHUNK as u64).max(next);
         while at < hole {
             // Up to the end of the chunk that holds the extent's last byte, so every read

@@ -14,6 +14,7 @@ mod grub_bios;
 pub mod layout;
 mod qcow2;
 mod raw;
+mod source;
 
 use std::fs::File;
 use std::path::Path;
@@ -30,7 +31,9 @@ pub use grub_bios::{
 pub use layout::{Layout, Partition, PartitionSpec, Size, types};
 pub use qcow2::{Compression, Qcow2Stats};
 pub use raw::PartitionDevice;
+pub(crate) use source::data_extents;
 
+use self::source::{Source, Splice};
 use crate::fs::Filesystem;
 use crate::seed::Seed;
 use crate::stage::StagingTree;
@@ -144,6 +147,10 @@ pub fn write(
         .tempfile_in(dir)
         .map_err(Error::io(dir, 0))?;
     let raw_path = raw_tmp.path().to_path_buf();
+    // A QCOW2 output reads lent filesystems where they are. Not with illumos boot blocks,
+    // which go inside the root partition.
+    let may_lend = matches!(options.format, Format::Qcow2 { .. }) && boot.is_none();
+    let mut lent = Vec::new();
     {
         let file = raw_tmp.as_file();
         file.set_len(layout.disk_size())
@@ -153,6 +160,11 @@ pub fn write(
             let (start, len) = layout
                 .byte_range(c.partition)
                 .expect("partition index checked above");
+            if may_lend && let Some(image) = c.filesystem.lend(len, tree)? {
+                tracing::debug!(filesystem = c.filesystem.name(), start, "partition lent");
+                lent.push((start, len, image));
+                continue;
+            }
             let mut dev = PartitionDevice::new(file, start, len).with_path(&raw_path);
             let result = c.filesystem.write(&mut dev, tree);
             if let Some(offset) = dev.overflow {
@@ -192,14 +204,24 @@ pub fn write(
                 .suffix(".qcow2.part")
                 .tempfile_in(dir)
                 .map_err(Error::io(dir, 0))?;
+            let splices = lent
+                .iter()
+                .map(|(start, len, image)| Splice {
+                    start: *start,
+                    len: *len,
+                    file: image.file(),
+                })
+                .collect();
             let stats = qcow2::convert(
-                raw_tmp.as_file(),
+                &Source::spliced(raw_tmp.as_file(), splices),
                 &raw_path,
                 layout.disk_size(),
                 q_tmp.as_file(),
                 q_tmp.path(),
                 compression,
             )?;
+            // The loans end as soon as their bytes are read.
+            drop(lent);
             q_tmp
                 .as_file()
                 .sync_data()
@@ -233,7 +255,14 @@ pub fn raw_to_qcow2(raw: &Path, out: &Path, compression: Compression) -> crate::
         .suffix(".part")
         .tempfile_in(dir)
         .map_err(Error::io(dir, 0))?;
-    let stats = qcow2::convert(&src, raw, size, tmp.as_file(), tmp.path(), compression)?;
+    let stats = qcow2::convert(
+        &Source::raw(&src),
+        raw,
+        size,
+        tmp.as_file(),
+        tmp.path(),
+        compression,
+    )?;
     tmp.persist(out).map_err(|e| Error::io(out, 0)(e.error))?;
     Ok(stats)
 }

@@ -16,6 +16,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::Error;
+use super::source::Source;
 
 const CLUSTER_BITS: u32 = 16;
 const CLUSTER: u64 = 1 << CLUSTER_BITS;
@@ -61,8 +62,8 @@ pub struct Qcow2Stats {
 }
 
 /// Converts `raw` (a sparse file of `virtual_size` bytes) into QCOW2 v3 in `out` (empty).
-pub fn convert(
-    raw: &File,
+pub(crate) fn convert(
+    raw: &Source<'_>,
     raw_path: &Path,
     virtual_size: u64,
     out: &File,
@@ -81,7 +82,7 @@ pub fn convert(
     // Pass 1: count candidate clusters and the regions that hold any.
     let mut touched = vec![false; usize::try_from(l1_entries).unwrap_or(usize::MAX)];
     let mut candidates = 0u64;
-    for_each_run(raw, virtual_size, |c0, c1| {
+    raw.for_each_run(virtual_size, CLUSTER, |c0, c1| {
         candidates += c1 - c0;
         for r in c0 / L2_ENTRIES..=(c1 - 1) / L2_ENTRIES {
             touched[r as usize] = true;
@@ -189,7 +190,7 @@ pub fn convert(
             let writer = s.spawn(move || write_in_order(done_rx, free_tx, asm));
 
             let mut seq = 0u64;
-            let walk = for_each_run(raw, virtual_size, |c0, c1| {
+            let walk = raw.for_each_run(virtual_size, CLUSTER, |c0, c1| {
                 let mut c = c0;
                 while c < c1 {
                     let r = c / L2_ENTRIES;
@@ -368,7 +369,7 @@ fn write_in_order(
 /// Without compression the work per cluster is a zero check: one thread reads, checks and
 /// writes, which beats handing batches between threads.
 fn convert_sequential(
-    raw: &File,
+    raw: &Source<'_>,
     virtual_size: u64,
     mut asm: Assembler<'_>,
 ) -> io::Result<Result<(Vec<u64>, Qcow2Stats), Error>> {
@@ -377,7 +378,7 @@ fn convert_sequential(
     let mut spent = Vec::new();
     let mut seq = 0u64;
     let mut failed = None;
-    let walk = for_each_run(raw, virtual_size, |c0, c1| {
+    let walk = raw.for_each_run(virtual_size, CLUSTER, |c0, c1| {
         let mut c = c0;
         while c < c1 {
             let end = c1.min((c / L2_ENTRIES + 1) * L2_ENTRIES).min(c + BATCH);
@@ -621,77 +622,5 @@ impl<'a> Refcounts<'a> {
         let bytes: Vec<u8> = self.counts.iter().flat_map(|c| c.to_be_bytes()).collect();
         self.out
             .write_all_at(&bytes, self.base + self.index * CLUSTER)
-    }
-}
-
-/// Calls `f(first, end)` for each run of clusters that holds data according to
-/// `SEEK_DATA`/`SEEK_HOLE`, in increasing order, merged so runs never overlap.
-fn for_each_run(
-    raw: &File,
-    size: u64,
-    mut f: impl FnMut(u64, u64) -> io::Result<()>,
-) -> io::Result<()> {
-    let mut pos = 0u64;
-    let mut run: Option<(u64, u64)> = None;
-    while pos < size {
-        let data = match rustix::fs::seek(raw, rustix::fs::SeekFrom::Data(pos)) {
-            Ok(d) => d,
-            Err(rustix::io::Errno::NXIO) => break,
-            Err(e) => return Err(e.into()),
-        };
-        if data >= size {
-            break;
-        }
-        let hole = match rustix::fs::seek(raw, rustix::fs::SeekFrom::Hole(data)) {
-            Ok(h) => h.min(size),
-            Err(e) => return Err(e.into()),
-        };
-        let (c0, c1) = (data / CLUSTER, hole.div_ceil(CLUSTER));
-        run = match run {
-            Some((a, b)) if c0 <= b => Some((a, b.max(c1))),
-            Some((a, b)) => {
-                f(a, b)?;
-                Some((c0, c1))
-            }
-            None => Some((c0, c1)),
-        };
-        pos = hole;
-    }
-    if let Some((a, b)) = run {
-        f(a, b)?;
-    }
-    Ok(())
-}
-
-/// Writes a whole buffer through a `Write` (used by tests to build inputs).
-#[cfg(test)]
-fn write_at(file: &mut File, off: u64, data: &[u8]) {
-    use std::io::{Seek, SeekFrom, Write};
-    file.seek(SeekFrom::Start(off)).expect("seek");
-    file.write_all(data).expect("write");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn runs_follow_holes() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("raw");
-        let mut f = File::create(&path).expect("create");
-        f.set_len(64 << 20).expect("len");
-        write_at(&mut f, 1 << 20, &[1u8; 100]);
-        write_at(&mut f, 40 << 20, &[2u8; 70000]);
-        let mut runs = Vec::new();
-        for_each_run(&f, 64 << 20, |a, b| {
-            runs.push((a, b));
-            Ok(())
-        })
-        .expect("runs");
-        assert!(!runs.is_empty());
-        assert!(runs.iter().any(|&(a, b)| a <= 16 && 16 < b));
-        assert!(runs.iter().any(|&(a, b)| a <= 640 && 641 < b));
-        assert!(runs.windows(2).all(|w| w[0].1 < w[1].0));
     }
 }

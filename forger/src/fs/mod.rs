@@ -36,6 +36,21 @@ pub trait Filesystem {
     /// Writes the filesystem for `tree` into `dev`. Must not assume `dev` is zeroed beyond
     /// what the disk assembler guarantees: a fresh output file reads as zeros.
     fn write(&self, dev: &mut dyn BlockDevice, tree: &StagingTree) -> crate::Result<()>;
+
+    /// The filesystem for `tree`, `size` bytes, in a file of its own that the writer lends
+    /// instead of writing it into a device, when it has one at hand (a kept base image
+    /// changed in place): the disk assembler then reads the partition straight from it rather
+    /// than writing every byte once more. Dropping the loan gives the file back. `None`, the
+    /// default, means [`write`](Self::write) is the way.
+    fn lend(&self, _size: u64, _tree: &StagingTree) -> crate::Result<Option<Box<dyn Lent>>> {
+        Ok(None)
+    }
+}
+
+/// A filesystem image lent by [`Filesystem::lend`]; dropping it ends the loan.
+pub trait Lent {
+    /// The image: the partition's bytes from position 0.
+    fn file(&self) -> &std::fs::File;
 }
 
 /// One file to place on an EFI system partition.

@@ -561,3 +561,120 @@ fn ext4_on_a_base_holds_the_changed_tree_and_does_not_depend_on_the_store() {
         write_disk(&writer(), &linked, &dir.path().join("f.raw")),
     );
 }
+
+/// A QCOW2 disk reads its root partition from the kept base image, changed in place for the
+/// build and put back afterwards: the disk is the same as one built without a store or from a
+/// copy of the kept image, `e2fsck -fn` finds its root clean, and the kept image holds its
+/// old bytes again.
+#[test]
+fn ext4_lent_base_image_gives_the_same_disk_and_is_put_back() {
+    use forger::cache::Cache;
+    use forger::disk::{self, Compression, Format, Layout, PartitionContent, WriteOptions};
+    use forger::fs::ext4::{Ext4Base, ImageStore};
+    use std::os::unix::fs::FileExt;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = Arc::new(synthetic_tree(&dir.path().join("base"), false));
+    let tree = changed_tree(&base, &dir.path().join("tree"));
+    let cache = Cache::new(dir.path().join("cache"));
+    let on_base = |store: bool| Ext4Writer {
+        base: Some(Ext4Base {
+            tree: Arc::clone(&base),
+            key: "sha256:base".into(),
+            store: store.then(|| Arc::new(cache.clone()) as Arc<dyn ImageStore>),
+        }),
+        ..writer()
+    };
+    let layout = Layout::linux(100 * MIB, 32 * MIB, 512, false).expect("layout");
+    let (root_start, _) = layout.byte_range(1).expect("root");
+    let qcow2 = |w: &Ext4Writer, name: &str| {
+        let out = dir.path().join(name);
+        let contents = [PartitionContent {
+            partition: 1,
+            filesystem: w,
+        }];
+        let options = WriteOptions::new(Format::Qcow2 {
+            compression: Compression::None,
+        });
+        disk::write(
+            &layout,
+            &contents,
+            &tree,
+            &out,
+            &options,
+            &Seed::new("lend"),
+        )
+        .expect("disk");
+        fs::read(&out).expect("read the disk")
+    };
+
+    let built = qcow2(&on_base(true), "built.qcow2");
+    let kept = fs::read_dir(dir.path().join("cache/images"))
+        .expect("images")
+        .next()
+        .expect("one image kept")
+        .expect("entry")
+        .path()
+        .join("image");
+    let kept_len = fs::metadata(&kept).expect("kept").len();
+    let kept_bytes = sha256_range(&kept, 0, kept_len);
+    let kept_mtime = fs::metadata(&kept)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+
+    let lent = qcow2(&on_base(true), "lent.qcow2");
+    let lent_mtime = fs::metadata(&kept)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_ne!(
+        kept_mtime, lent_mtime,
+        "the kept image was not changed in place"
+    );
+    assert_eq!(sha256_range(&kept, 0, kept_len), kept_bytes, "not put back");
+    assert!(lent == built, "a lent image changes the disk");
+    assert!(
+        qcow2(&on_base(false), "none.qcow2") == built,
+        "a store changes the disk"
+    );
+
+    // While another build reads the kept image it is not lent but copied: same disk.
+    let reader = fs::File::open(&kept).expect("open");
+    rustix::fs::flock(&reader, rustix::fs::FlockOperation::LockShared).expect("shared lock");
+    assert!(qcow2(&on_base(true), "copied.qcow2") == built);
+    let copied_mtime = fs::metadata(&kept)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(copied_mtime, lent_mtime, "lent while another build read it");
+    drop(reader);
+
+    let lent_path = dir.path().join("lent.qcow2");
+    let check = run(Command::new("qemu-img").arg("check").arg(&lent_path));
+    assert!(check.status.success(), "qemu-img check: {check:?}");
+    let raw = dir.path().join("lent.raw");
+    run_ok(
+        Command::new("qemu-img")
+            .args(["convert", "-O", "raw"])
+            .arg(&lent_path)
+            .arg(&raw),
+    );
+    let image = format!("{}?offset={root_start}", raw.display());
+    let out = run(Command::new("e2fsck").arg("-fn").arg(&image));
+    assert!(
+        out.status.success(),
+        "e2fsck -fn found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(debugfs(&image, "cat /etc/motd"), "changed\n");
+
+    // A damaged kept image is not lent: it is dropped, built and kept again. Same disk.
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(&kept)
+        .expect("open");
+    f.write_all_at(b"damage", 1024 + 100).expect("damage");
+    drop(f);
+    assert!(qcow2(&on_base(true), "damaged.qcow2") == built);
+    assert_eq!(sha256_range(&kept, 0, kept_len), kept_bytes, "kept again");
+}

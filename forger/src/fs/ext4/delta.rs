@@ -47,7 +47,24 @@ pub trait ImageStore: Debug + Send + Sync {
     fn restore(&self, key: &str, image: &Path, offset: u64, len: u64) -> std::io::Result<bool>;
     /// Keeps the `len` bytes of `image` at `offset` under `key`.
     fn keep(&self, key: &str, image: &Path, offset: u64, len: u64);
+    /// The image kept under `key`, `len` bytes, checked and held for this build alone, to be
+    /// changed in place and put back before the loan is dropped. `None` when none is kept, the
+    /// kept bytes fail their check, or another build holds it.
+    fn lend(&self, key: &str, len: u64) -> std::io::Result<Option<Box<dyn KeptImage>>>;
 }
+
+/// A kept image on loan from an [`ImageStore`]: no other build reads it until it is dropped.
+pub trait KeptImage: Send {
+    /// Where it is, for the tools that change it and put it back.
+    fn path(&self) -> &Path;
+    /// It open for reading and writing.
+    fn file(&self) -> &fs::File;
+    /// It could not be put back as it was: the store forgets it.
+    fn discard(&self);
+}
+
+/// The undo files of [`Delta::apply`]'s two writing runs, in the order they run.
+pub(super) const UNDO_FILES: [&str; 2] = ["changes.e2undo", "metadata.e2undo"];
 
 /// What turns the base tree's image into the tree's image.
 #[derive(Debug, Default)]
@@ -127,27 +144,34 @@ impl Delta {
     }
 
     /// Applies the changes to the base image in `image` at `offset`.
+    /// Runs the scripts on the image at `offset` of `image`. Each writing run saves the blocks
+    /// it overwrites first ([`UNDO_FILES`], in run order), into `undo` when given, so that
+    /// `e2undo` can put the image back. The undo files are written either way: debugfs counts
+    /// the bytes a session writes into the superblock (`s_kbytes_written`), and through its
+    /// undo layer it counts differently, so every image takes the same path.
     pub(super) fn apply(
         &self,
         tree: &StagingTree,
         image: &Path,
         offset: u64,
         epoch: i64,
+        undo: Option<&Path>,
     ) -> Result<(), Error> {
         if self.touched.is_empty() && self.removed.is_empty() {
             return Ok(());
         }
         let mut target = image.as_os_str().to_owned();
         target.push(format!("?offset={offset}"));
-        let parent = image.parent().unwrap_or(Path::new("."));
+        let parent = undo.or(image.parent()).unwrap_or(Path::new("."));
         let work = tempfile::Builder::new()
             .prefix(".forger-ext4-delta-")
             .tempdir_in(parent)
             .map_err(io_err(parent))?;
+        let undo_file = |i: usize| undo.unwrap_or(work.path()).join(UNDO_FILES[i]);
 
         let changes = work.path().join("changes.cmd");
         fs::write(&changes, self.change_script(tree)?).map_err(io_err(&changes))?;
-        run_debugfs(&target, &changes, true, epoch)?;
+        run_debugfs(&target, &changes, true, epoch, Some(&undo_file(0)))?;
 
         // Inode numbers of everything touched, from a listing of the directories holding it.
         let dirs: BTreeSet<StagePath> = self
@@ -158,14 +182,14 @@ impl Delta {
             .collect();
         let listing = work.path().join("list.cmd");
         write_listing_script(dirs.iter(), &listing)?;
-        let inodes = parse_listing(&run_debugfs(&target, &listing, false, epoch)?);
+        let inodes = parse_listing(&run_debugfs(&target, &listing, false, epoch, None)?);
         let script = work.path().join("metadata.cmd");
         let entries = self
             .touched
             .iter()
             .filter_map(|p| tree.manifest.get(p).map(|e| (p, e)));
         write_script(entries, &inodes, &script, &work.path().join("xattr"))?;
-        run_debugfs(&target, &script, true, epoch)?;
+        run_debugfs(&target, &script, true, epoch, Some(&undo_file(1)))?;
         Ok(())
     }
 

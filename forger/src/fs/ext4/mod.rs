@@ -32,13 +32,14 @@ use std::process::Command;
 use miette::Diagnostic;
 use thiserror::Error;
 
-use super::{BlockDevice, Filesystem};
+use super::{BlockDevice, Filesystem, Lent};
 use crate::seed::Seed;
 use crate::stage::{Entry, EntryKind, StagePath, StagingTree};
 
 mod delta;
+mod loan;
 
-pub use delta::{Ext4Base, ImageStore};
+pub use delta::{Ext4Base, ImageStore, KeptImage};
 
 /// ext4 block size used for every image (below 512 MiB `mkfs.ext4` would pick 1 KiB).
 pub const BLOCK_SIZE: u64 = 4096;
@@ -190,18 +191,7 @@ impl Ext4Writer {
         offset: u64,
         size_bytes: u64,
     ) -> Result<(), Error> {
-        if self.label.len() > 16 {
-            return Err(Error::BadLabel {
-                label: self.label.clone(),
-            });
-        }
-        let min_bytes = 8 << 20;
-        if size_bytes < min_bytes {
-            return Err(Error::PartitionTooSmall {
-                size_bytes,
-                min_bytes,
-            });
-        }
+        self.check(size_bytes)?;
         if let Some(base) = &self.base
             && let Some(delta) = delta::Delta::between(&base.tree, tree)?
         {
@@ -218,9 +208,26 @@ impl Ext4Writer {
                     store.keep(&key, image, offset, size_bytes);
                 }
             }
-            return delta.apply(tree, image, offset, self.epoch);
+            return delta.apply(tree, image, offset, self.epoch, None);
         }
         self.build(tree, image, offset, size_bytes)
+    }
+
+    /// The label fits and so does a minimal filesystem.
+    fn check(&self, size_bytes: u64) -> Result<(), Error> {
+        if self.label.len() > 16 {
+            return Err(Error::BadLabel {
+                label: self.label.clone(),
+            });
+        }
+        let min_bytes = 8 << 20;
+        if size_bytes < min_bytes {
+            return Err(Error::PartitionTooSmall {
+                size_bytes,
+                min_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// What identifies the base image: the base tree's key and every setting of this writer.
@@ -298,12 +305,12 @@ impl Ext4Writer {
             .filter(|(_, e)| e.is_dir())
             .map(|(p, _)| p);
         write_listing_script(dirs, &listing)?;
-        let listed = run_debugfs(&target, &listing, false, self.epoch)?;
+        let listed = run_debugfs(&target, &listing, false, self.epoch, None)?;
         let inodes = parse_listing(&listed);
         let script = work.path().join("debugfs.cmd");
         let xattr_dir = work.path().join("xattr");
         write_script(tree.manifest.iter(), &inodes, &script, &xattr_dir)?;
-        run_debugfs(&target, &script, true, self.epoch)?;
+        run_debugfs(&target, &script, true, self.epoch, None)?;
         Ok(())
     }
 
@@ -339,6 +346,13 @@ impl Filesystem for Ext4Writer {
             Some((path, offset)) => Ok(self.write_at(tree, path, offset, dev.size_bytes())?),
             None => Ok(self.write_to_device(dev, tree)?),
         }
+    }
+
+    /// The kept base image with the changes applied in place, when the store has it.
+    fn lend(&self, size: u64, tree: &StagingTree) -> crate::Result<Option<Box<dyn Lent>>> {
+        Ok(self
+            .lend_base(size, tree)?
+            .map(|loan| Box::new(loan) as Box<dyn Lent>))
     }
 }
 
@@ -446,11 +460,15 @@ fn run_debugfs(
     script: &Path,
     writable: bool,
     epoch: i64,
+    undo: Option<&Path>,
 ) -> Result<String, Error> {
     let mut cmd = Command::new("debugfs");
     cmd.env("E2FSPROGS_FAKE_TIME", fake_time(epoch));
     if writable {
         cmd.arg("-w");
+    }
+    if let Some(undo) = undo {
+        cmd.arg("-z").arg(undo);
     }
     let out = cmd
         .arg("-f")
