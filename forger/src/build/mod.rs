@@ -149,44 +149,42 @@ pub fn build(
         .any(|j| !j.cached && outputs::builds_on_payload(&plan, j.target));
     let base_root = work.path().join("base");
 
-    let (mut tree, base) = match lookup_tree(cache, overlays_hash, &tree_root, "overlays", events)?
-    {
-        Some(tree) => {
-            let base = match keep_base {
-                true => Some(payload_tree(
-                    &payload_stages,
-                    &payloads,
-                    cache,
-                    &base_root,
-                    events,
-                )?),
-                false => None,
-            };
-            (tree, base)
-        }
-        None => {
-            let mut tree = payload_tree(&payload_stages, &payloads, cache, &tree_root, events)?;
-            let base = match keep_base {
-                true => Some(tree.link_clone(&base_root)?),
-                false => None,
-            };
-            let detail = format!(
-                "{} users, {} actions",
-                plan.users.len(),
-                plan.overlays.len()
-            );
-            let warnings = timed(events, "overlays", &detail, || {
-                crate::stage::apply(&mut tree, &plan)
-            })?;
-            for w in warnings {
-                events.warning(w.code, &w.message);
+    // The tree after overlays, and the cache to store it in when it was built here.
+    let (mut tree, base, store_in) =
+        match lookup_tree(cache, overlays_hash, &tree_root, "overlays", events)? {
+            Some(tree) => {
+                let base = match keep_base {
+                    true => Some(payload_tree(
+                        &payload_stages,
+                        &payloads,
+                        cache,
+                        &base_root,
+                        events,
+                    )?),
+                    false => None,
+                };
+                (tree, base, None)
             }
-            if let Some(c) = cache {
-                c.store_tree(overlays_hash, &tree)?;
+            None => {
+                let mut tree = payload_tree(&payload_stages, &payloads, cache, &tree_root, events)?;
+                let base = match keep_base {
+                    true => Some(tree.link_clone(&base_root)?),
+                    false => None,
+                };
+                let detail = format!(
+                    "{} users, {} actions",
+                    plan.users.len(),
+                    plan.overlays.len()
+                );
+                let warnings = timed(events, "overlays", &detail, || {
+                    crate::stage::apply(&mut tree, &plan)
+                })?;
+                for w in warnings {
+                    events.warning(w.code, &w.message);
+                }
+                (tree, base, cache)
             }
-            (tree, base)
-        }
-    };
+        };
     tree.manifest.clamp_mtimes(plan.epoch);
     let base = base.map(|mut b| {
         b.manifest.clamp_mtimes(plan.epoch);
@@ -199,17 +197,24 @@ pub fn build(
         }
     });
 
-    // Every missing output is written at the same time (each writer only reads the trees);
-    // then outputs are reported and pushed in plan order.
-    let written = write_outputs(
-        &plan,
-        &tree,
-        base.as_ref(),
-        work.path(),
-        &jobs,
-        cache,
-        events,
-    );
+    // Every missing output is written at the same time (each writer only reads the trees),
+    // and the overlaid tree is stored meanwhile; then outputs are reported and pushed in plan
+    // order.
+    let (written, stored) = std::thread::scope(|scope| {
+        let stored = store_in.map(|c| scope.spawn(|| c.store_tree(overlays_hash, &tree)));
+        let written = write_outputs(
+            &plan,
+            &tree,
+            base.as_ref(),
+            work.path(),
+            &jobs,
+            cache,
+            events,
+        );
+        let stored = stored.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (written, stored)
+    });
+    stored.transpose()?;
 
     let mut report = BuildReport::default();
     for (job, written) in jobs.into_iter().zip(written) {
