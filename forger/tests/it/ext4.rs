@@ -7,8 +7,10 @@ use std::fs;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 
-use forger::fs::ext4::Ext4Writer;
+use forger::cache::Cache;
+use forger::fs::ext4::{Ext4Base, Ext4Writer, ImageStore};
 use forger::fs::{BlockDevice, Filesystem};
 use forger::seed::Seed;
 use forger::stage::{Entry, EntryKind, StagePath, StagingTree};
@@ -219,6 +221,17 @@ fn field<'a>(stat: &'a str, name: &str) -> &'a str {
         .expect("a value after the field name")
 }
 
+/// `e2fsck -fn` finds the filesystem at `image` (a path, possibly with `?offset=`) clean.
+fn assert_clean(image: &str) {
+    let out = run(Command::new("e2fsck").arg("-fn").arg(image));
+    assert!(
+        out.status.success(),
+        "e2fsck -fn found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn sha256_range(path: &Path, start: u64, len: u64) -> String {
     let mut f = fs::File::open(path).expect("open image");
     f.seek(SeekFrom::Start(start)).expect("seek");
@@ -259,13 +272,7 @@ fn ext4_metadata_comes_from_the_manifest() {
     let disk = build_streamed(dir.path(), "a", false);
     let image = format!("{}?offset={}", disk.display(), MIB);
 
-    let out = run(Command::new("e2fsck").arg("-fn").arg(&image));
-    assert!(
-        out.status.success(),
-        "e2fsck -fn found problems:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_clean(&image);
 
     let w = writer();
     let super_block = run_ok(Command::new("dumpe2fs").arg("-h").arg(&image));
@@ -453,24 +460,30 @@ fn write_disk(w: &Ext4Writer, tree: &StagingTree, disk: &Path) -> String {
     sha256_range(disk, 0, 66 * MIB)
 }
 
-#[test]
-fn ext4_on_a_base_holds_the_changed_tree_and_does_not_depend_on_the_store() {
-    use forger::cache::Cache;
-    use forger::fs::ext4::{Ext4Base, ImageStore};
-    use std::sync::Arc;
+/// The synthetic tree as a base, the changed tree on it, and a stage cache, below `dir`.
+fn base_and_change(dir: &Path) -> (Arc<StagingTree>, StagingTree, Cache) {
+    let base = Arc::new(synthetic_tree(&dir.join("base"), false));
+    let tree = changed_tree(&base, &dir.join("tree"));
+    (base, tree, Cache::new(dir.join("cache")))
+}
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let base = Arc::new(synthetic_tree(&dir.path().join("base"), false));
-    let tree = changed_tree(&base, &dir.path().join("tree"));
-    let cache = Cache::new(dir.path().join("cache"));
-    let on_base = |store: bool| Ext4Writer {
+/// The test writer on `base`, keeping base images in `store` when given.
+fn writer_on_base(base: &Arc<StagingTree>, store: Option<&Cache>) -> Ext4Writer {
+    Ext4Writer {
         base: Some(Ext4Base {
-            tree: Arc::clone(&base),
+            tree: Arc::clone(base),
             key: "sha256:base".into(),
-            store: store.then(|| Arc::new(cache.clone()) as Arc<dyn ImageStore>),
+            store: store.map(|c| Arc::new(c.clone()) as Arc<dyn ImageStore>),
         }),
         ..writer()
-    };
+    }
+}
+
+#[test]
+fn ext4_on_a_base_holds_the_changed_tree_and_does_not_depend_on_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (base, tree, cache) = base_and_change(dir.path());
+    let on_base = |store: bool| writer_on_base(&base, store.then_some(&cache));
 
     let built = write_disk(&on_base(true), &tree, &dir.path().join("a.raw"));
     let kept = cache.list().expect("ls");
@@ -481,13 +494,7 @@ fn ext4_on_a_base_holds_the_changed_tree_and_does_not_depend_on_the_store() {
     assert_eq!(built, no_store, "a store changes the output");
 
     let image = format!("{}?offset={}", dir.path().join("a.raw").display(), MIB);
-    let out = run(Command::new("e2fsck").arg("-fn").arg(&image));
-    assert!(
-        out.status.success(),
-        "e2fsck -fn found problems:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_clean(&image);
     assert_eq!(debugfs(&image, "cat /etc/shadow"), "root:!:1:0:::::\n");
     assert_eq!(debugfs(&image, "cat /etc/motd"), "changed\n");
     assert_eq!(debugfs(&image, "cat /run/initctl"), "now a file\n");
@@ -568,24 +575,12 @@ fn ext4_on_a_base_holds_the_changed_tree_and_does_not_depend_on_the_store() {
 /// old bytes again.
 #[test]
 fn ext4_lent_base_image_gives_the_same_disk_and_is_put_back() {
-    use forger::cache::Cache;
     use forger::disk::{self, Compression, Format, Layout, PartitionContent, WriteOptions};
-    use forger::fs::ext4::{Ext4Base, ImageStore};
     use std::os::unix::fs::FileExt;
-    use std::sync::Arc;
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let base = Arc::new(synthetic_tree(&dir.path().join("base"), false));
-    let tree = changed_tree(&base, &dir.path().join("tree"));
-    let cache = Cache::new(dir.path().join("cache"));
-    let on_base = |store: bool| Ext4Writer {
-        base: Some(Ext4Base {
-            tree: Arc::clone(&base),
-            key: "sha256:base".into(),
-            store: store.then(|| Arc::new(cache.clone()) as Arc<dyn ImageStore>),
-        }),
-        ..writer()
-    };
+    let (base, tree, cache) = base_and_change(dir.path());
+    let on_base = |store: bool| writer_on_base(&base, store.then_some(&cache));
     let layout = Layout::linux(100 * MIB, 32 * MIB, 512, false).expect("layout");
     let (root_start, _) = layout.byte_range(1).expect("root");
     let qcow2 = |w: &Ext4Writer, name: &str| {
@@ -659,13 +654,7 @@ fn ext4_lent_base_image_gives_the_same_disk_and_is_put_back() {
             .arg(&raw),
     );
     let image = format!("{}?offset={root_start}", raw.display());
-    let out = run(Command::new("e2fsck").arg("-fn").arg(&image));
-    assert!(
-        out.status.success(),
-        "e2fsck -fn found problems:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_clean(&image);
     assert_eq!(debugfs(&image, "cat /etc/motd"), "changed\n");
 
     // A damaged kept image is not lent: it is dropped, built and kept again. Same disk.
