@@ -643,6 +643,23 @@ fn ext4_lent_base_image_gives_the_same_disk_and_is_put_back() {
     assert_eq!(copied_mtime, lent_mtime, "lent while another build read it");
     drop(reader);
 
+    // Builds at the same time: one borrows the image, the others copy it or wait; the same
+    // disk from each, and the image is put back.
+    let disks = std::thread::scope(|scope| {
+        let running: Vec<_> = (0..3)
+            .map(|i| scope.spawn(move || qcow2(&on_base(true), &format!("together-{i}.qcow2"))))
+            .collect();
+        running
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        disks.iter().all(|d| *d == built),
+        "builds at the same time differ"
+    );
+    assert_eq!(sha256_range(&kept, 0, kept_len), kept_bytes, "not put back");
+
     let lent_path = dir.path().join("lent.qcow2");
     let check = run(Command::new("qemu-img").arg("check").arg(&lent_path));
     assert!(check.status.success(), "qemu-img check: {check:?}");
