@@ -97,7 +97,7 @@ pub(crate) fn package_payloads(
                 }
                 .into());
             }
-            let request = IpsPayload {
+            let whole = IpsPayload {
                 publishers: plan
                     .repositories
                     .publishers
@@ -130,18 +130,39 @@ pub(crate) fn package_payloads(
                 seed: Seed::for_target(&plan.metadata.name, &plan.metadata.version, "payload"),
                 ..IpsPayload::default()
             };
-            Ok(vec![match ips_client.program().map_err(payload_error)? {
-                None => Payload::custom(request),
-                Some(program) => Payload::custom(SystemPkg {
-                    program,
-                    request,
-                    approve_ca_certs: plan
-                        .certificates
-                        .iter()
-                        .map(|c| (c.publisher.clone(), c.certfile.clone()))
-                        .collect(),
-                }),
-            }])
+            // One request per layer: a base's packages with its own ids, then the image's.
+            let names = |to: usize| -> Vec<String> {
+                plan.packages[..to].iter().map(|p| p.to_string()).collect()
+            };
+            let mut requests: Vec<IpsPayload> = plan
+                .layers
+                .iter()
+                .map(|l| IpsPayload {
+                    packages: names(l.packages),
+                    seed: Seed::for_target(&l.base, &l.version, "payload"),
+                    ..whole.clone()
+                })
+                .collect();
+            requests.push(whole);
+            for i in 1..requests.len() {
+                requests[i].below = requests[i - 1].packages.clone();
+            }
+            let program = ips_client.program().map_err(payload_error)?;
+            Ok(requests
+                .into_iter()
+                .map(|request| match &program {
+                    None => Payload::custom(request),
+                    Some(program) => Payload::custom(SystemPkg {
+                        program: program.clone(),
+                        request,
+                        approve_ca_certs: plan
+                            .certificates
+                            .iter()
+                            .map(|c| (c.publisher.clone(), c.certfile.clone()))
+                            .collect(),
+                    }),
+                })
+                .collect())
         }
     }
 }

@@ -6,19 +6,22 @@
 //! distribution, architecture, repositories, publishers' certificates, variants and facets,
 //! so the base's tree is exactly what the base would install when built alone. Book order
 //! puts a base's packages before everything the child adds, so each layer installs a prefix
-//! of the plan's package list. Only APT payloads are layered: mmdebstrap can add packages to
-//! an installed tree; the IPS installer resolves and installs one package set at once.
+//! of the plan's package list. APT layers add packages with mmdebstrap onto the installed
+//! tree; IPS layers install the added packages onto it when that gives the whole install's
+//! tree, and install everything afresh otherwise (`payload::ips` `layer`).
 
 use serde::Serialize;
 
 use super::merge::{self, Merged};
-use crate::model::{Family, Image, Package};
+use crate::model::{Image, Package};
 
 /// A base whose packages are a stage of their own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PayloadLayer {
     /// The base image's name.
     pub base: String,
+    /// The base image's version (with the name, what its payload's ids derive from).
+    pub version: String,
     /// How many of the plan's packages (a prefix of the list) are installed when this layer
     /// is done, counting the layers below it.
     pub packages: usize,
@@ -52,9 +55,6 @@ pub(super) fn payload_layers(
     packages: &[Package],
     active: &impl Fn(&Option<String>) -> bool,
 ) -> Vec<PayloadLayer> {
-    if image.distro().family() != Family::Apt {
-        return Vec::new();
-    }
     let mut chain = Vec::new();
     let mut next = image.base.as_deref();
     while let Some(base) = next {
@@ -74,6 +74,7 @@ pub(super) fn payload_layers(
         if grows && count < packages.len() && packages[..count] == installs[..] {
             layers.push(PayloadLayer {
                 base: base.metadata.name.clone(),
+                version: base.metadata.version.clone(),
                 packages: count,
             });
         }

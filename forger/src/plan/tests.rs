@@ -452,6 +452,7 @@ fn an_apt_base_is_a_payload_stage_whose_hash_is_the_base_alone() {
         plan.layers,
         [PayloadLayer {
             base: "b".into(),
+            version: "1".into(),
             packages: 1
         }]
     );
@@ -473,7 +474,7 @@ fn an_apt_base_is_a_payload_stage_whose_hash_is_the_base_alone() {
 }
 
 #[test]
-fn a_base_with_other_sources_or_an_ips_base_is_no_layer() {
+fn a_base_with_other_sources_is_no_layer_and_an_ips_base_is_one() {
     let opts = PlanOptions::default();
     let base = debian("b", None, &["less"]);
     let mut child = debian("c", Some(base), &["bzip2"]);
@@ -496,5 +497,7 @@ fn a_base_with_other_sources_or_an_ips_base_is_no_layer() {
         .base(ips_base)
         .content(Fragment::builder().packages(pkgs(&["b"])).build())
         .build();
-    assert!(Plan::new(&ips_child, &opts).unwrap().layers.is_empty());
+    let plan = Plan::new(&ips_child, &opts).unwrap();
+    let stage_names: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(stage_names, ["base:ob", "payload", "overlays"]);
 }

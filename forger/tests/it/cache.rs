@@ -105,6 +105,11 @@ fn repo(root: &Path, extra: bool) {
             &format!("1.0,5.11-0:{TS}"),
             vec![file("usr/bin/extra", "0555", "root", "bin", "", b"extra\n")],
         );
+        r.add(
+            "staff",
+            &format!("1.0,5.11-0:{TS}"),
+            vec![raw("group groupname=staff gid=10")],
+        );
     }
     r.finish();
 }
@@ -112,8 +117,13 @@ fn repo(root: &Path, extra: bool) {
 /// The image: `packages` from the fixture repository at `repo`, `/etc/motd` from
 /// `files/motd`, and two tarball targets.
 fn image(repo: &Path, files: &Path, packages: &[&str]) -> Image {
+    named_image("cache-e2e", repo, files, packages)
+}
+
+/// [`image`] named `name`.
+fn named_image(name: &str, repo: &Path, files: &Path, packages: &[&str]) -> Image {
     Image::builder()
-        .metadata(Metadata::builder().name("cache-e2e").version("1").build())
+        .metadata(Metadata::builder().name(name).version("1").build())
         .distro(Distro::OmniOs)
         .content(
             Fragment::builder()
@@ -142,17 +152,36 @@ fn image(repo: &Path, files: &Path, packages: &[&str]) -> Image {
                 ])
                 .build(),
         )
-        .targets(vec![
-            Target::artifact("rootfs"),
-            Target::named("plain")
-                .kind(TargetKind::Artifact(
-                    ArtifactTarget::builder()
-                        .compression(Compression::None)
-                        .build(),
-                ))
-                .build(),
-        ])
+        .targets(targets())
         .build()
+}
+
+/// A child of `base` named `name` that adds `packages`, with the same targets.
+fn child_image(name: &str, base: Image, packages: &[&str]) -> Image {
+    Image::builder()
+        .metadata(Metadata::builder().name(name).version("1").build())
+        .base(base)
+        .content(
+            Fragment::builder()
+                .packages(vec![PackageSet::of(packages.iter().copied())])
+                .build(),
+        )
+        .targets(targets())
+        .build()
+}
+
+/// A gzipped and a plain tarball.
+fn targets() -> Vec<Target> {
+    vec![
+        Target::artifact("rootfs"),
+        Target::named("plain")
+            .kind(TargetKind::Artifact(
+                ArtifactTarget::builder()
+                    .compression(Compression::None)
+                    .build(),
+            ))
+            .build(),
+    ]
 }
 
 /// A test directory: the fixture repository, the spec files and a cache.
@@ -469,4 +498,115 @@ fn cache_an_unreachable_registry_is_a_miss_with_a_warning() {
         "{:?}",
         rec.warnings
     );
+}
+
+/// Every inode that `usr/bin/tool` has among the cache's stage entries.
+fn tool_inodes(cache: &Path) -> std::collections::BTreeSet<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(cache.join("stages"))
+        .unwrap()
+        .filter_map(|e| std::fs::metadata(e.unwrap().path().join("tree/usr/bin/tool")).ok())
+        .map(|m| m.ino())
+        .collect()
+}
+
+#[test]
+fn cache_an_ips_base_is_a_stage_its_children_share_and_layering_gives_the_flat_install() {
+    let s = Setup::new();
+    repo(&s.path("repo"), true);
+    let base = s.image(&["tools"]);
+    let child = child_image("child", base.clone(), &["extra"]);
+
+    let cache = Cache::new(s.path("cache"));
+    let (cold, layered) = s.build_with(&child, &cache, "out-child");
+    assert_eq!(
+        cold.lookup("base:cache-e2e"),
+        Some(Lookup::Miss),
+        "{cold:?}"
+    );
+    assert_eq!(cold.lookup("payload"), Some(Lookup::Miss), "{cold:?}");
+    assert!(
+        cold.ran("base:cache-e2e") && cold.ran("payload"),
+        "{cold:?}"
+    );
+    // The child's tree kept the base's installed files: one inode in every stage entry.
+    assert_eq!(
+        tool_inodes(&s.path("cache")).len(),
+        1,
+        "the child installed all again"
+    );
+
+    // The base built alone is the same stage; a second child reuses it.
+    let (alone, _) = s.build_with(&base, &cache, "out-base");
+    assert_eq!(alone.lookup("payload"), Some(Lookup::Hit), "{alone:?}");
+    let sibling = child_image("sibling", base.clone(), &["extra", "base"]);
+    let (second, _) = s.build_with(&sibling, &cache, "out-sibling");
+    assert_eq!(
+        second.lookup("base:cache-e2e"),
+        Some(Lookup::Hit),
+        "{second:?}"
+    );
+    assert!(
+        !second.ran("base:cache-e2e") && second.ran("payload"),
+        "{second:?}"
+    );
+
+    // Byte for byte what a flat install of the same packages writes, and a build without
+    // the cache gives the same.
+    let flat = named_image(
+        "child",
+        &s.path("repo"),
+        &s.path("spec"),
+        &["tools", "extra"],
+    );
+    let (_, flat_bytes) = s.build_with(&flat, &Cache::new(s.path("flat-cache")), "out-flat");
+    assert!(
+        layered == flat_bytes,
+        "a layered IPS install differs from a flat one"
+    );
+    let options = BuildOptions {
+        plan: PlanOptions {
+            epoch: 1_700_000_000,
+            ..Default::default()
+        },
+        out_dir: s.path("out-nocache"),
+        skip_push: true,
+        ..Default::default()
+    };
+    let report = build(&child, &options, &mut Record::default()).unwrap();
+    let no_cache: Vec<Vec<u8>> = report
+        .outputs
+        .iter()
+        .map(|o| std::fs::read(&o.path).unwrap())
+        .collect();
+    assert!(no_cache == layered, "the cache changes a layered build");
+
+    // A child whose package adds a group changes /etc/group, which the installer writes for
+    // the whole set: it installs everything again, and again gives the flat bytes.
+    let grouped = child_image("grouped", base, &["staff"]);
+    let fresh = Cache::new(s.path("grouped-cache"));
+    let (_, grouped_bytes) = s.build_with(&grouped, &fresh, "out-grouped");
+    assert_eq!(
+        tool_inodes(&s.path("grouped-cache")).len(),
+        2,
+        "layered over a group"
+    );
+    let flat = named_image(
+        "grouped",
+        &s.path("repo"),
+        &s.path("spec"),
+        &["tools", "staff"],
+    );
+    let (_, flat_bytes) = s.build_with(&flat, &Cache::new(s.path("flat2-cache")), "out-flat2");
+    assert!(
+        grouped_bytes == flat_bytes,
+        "a whole reinstall differs from a flat one"
+    );
+    let group = run_ok(
+        Command::new("tar")
+            .arg("-xOf")
+            .arg(s.path("out-grouped/plain.tar"))
+            .arg("./etc/group"),
+    );
+    assert!(group.contains("staff::10:"), "{group}");
 }

@@ -15,12 +15,13 @@ use super::catalog::PublisherCatalog;
 use super::fetch::{FetchStats, PayloadCache, PayloadSpec};
 use super::fmri::Fmri;
 use super::image::{ImagePublisher, write_image};
-use super::install::{InstallCounts, PackageContent, install};
+use super::install::{InstallCounts, PackageContent, install, mediations};
+use super::layer;
 use super::origin::{ClientCert, Origin, TlsSettings};
-use super::resolve::resolve;
+use super::resolve::{Resolution, resolve};
 use super::varcet::Varcets;
 use crate::seed::Seed;
-use crate::stage::StagingTree;
+use crate::stage::{StagePath, StagingTree};
 
 /// A publisher and the origin it is read from, in search order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,6 +63,11 @@ pub struct IpsPayload {
     /// Also install the incorporation's `type=optional` dependencies that apply to the image
     /// (what kayak does for OmniOS install images; pkg itself never installs them).
     pub with_optional: bool,
+    /// The packages the tree already holds, installed by the layer below with these same
+    /// settings (a base's payload stage); empty when the tree is fresh. Only the packages
+    /// added to them are installed when that gives what a whole install gives (see
+    /// `layer`); otherwise the tree is emptied and everything is installed.
+    pub below: Vec<String>,
 }
 
 impl Default for IpsPayload {
@@ -79,6 +85,7 @@ impl Default for IpsPayload {
             seed: Seed::new("forger-ips"),
             write_image_metadata: true,
             with_optional: false,
+            below: Vec::new(),
         }
     }
 }
@@ -144,34 +151,11 @@ impl IpsPayload {
             })?);
             origins.push(o);
         }
-        let mut requests = Vec::new();
-        for r in self.incorporation.iter().chain(&self.packages) {
-            requests.push(r.parse::<Fmri>()?);
-        }
-        let mut resolution = resolve(&catalogs, &varcets, &requests)?;
-        if self.with_optional
-            && let Some(inc) = self.incorporation.as_deref()
-        {
-            // kayak parity: add the incorporation's optional members that apply to this image
-            // and exist in some catalog, then resolve again.
-            let stem = inc.parse::<Fmri>()?.stem;
-            let extra: Vec<Fmri> = resolution
-                .packages
-                .iter()
-                .filter(|p| p.fmri.stem == stem)
-                .flat_map(|p| p.depends.iter())
-                .filter(|a| a.kind == "depend" && a.attr("type") == Some("optional"))
-                .filter(|a| varcets.includes(a))
-                .filter_map(|a| a.attr("fmri")?.parse::<Fmri>().ok())
-                .filter(|f| catalogs.iter().any(|c| c.packages.contains_key(&f.stem)))
-                .map(|f| Fmri { version: None, ..f })
-                .collect();
-            if !extra.is_empty() {
-                requests.extend(extra);
-                resolution = resolve(&catalogs, &varcets, &requests)?;
-            }
-        }
-
+        let resolution = self.resolve(&catalogs, &varcets, &self.packages)?;
+        let below = match self.below.is_empty() {
+            true => None,
+            false => Some(self.resolve(&catalogs, &varcets, &self.below)?),
+        };
         tracing::info!(packages = resolution.packages.len(), "IPS resolution done");
         let origin_of = |f: &Fmri| {
             self.publishers
@@ -230,7 +214,25 @@ impl IpsPayload {
             refetched = fetch.refetched,
             "IPS payloads verified"
         );
-        let counts = install(tree, &contents, &cache, &varcets, self.source_date_epoch)?;
+        let added = below
+            .as_ref()
+            .and_then(|b| layer::added(tree, &contents, &b.packages));
+        let counts = match added {
+            Some(added) => {
+                let mut counts = install(tree, &added, &cache, &varcets, self.source_date_epoch)?;
+                counts.mediations = mediations(&contents);
+                counts
+            }
+            None => {
+                if below.is_some() {
+                    tracing::info!(
+                        "the added IPS packages change what is installed: installing all"
+                    );
+                    tree.clear_dir(&StagePath::root())?;
+                }
+                install(tree, &contents, &cache, &varcets, self.source_date_epoch)?
+            }
+        };
         tracing::info!(
             files = counts.files,
             bytes = counts.bytes,
@@ -265,6 +267,46 @@ impl IpsPayload {
             counts,
             fetch,
         })
+    }
+}
+
+impl IpsPayload {
+    /// Resolves the incorporation and `packages` (with the incorporation's optional members
+    /// when asked).
+    fn resolve(
+        &self,
+        catalogs: &[PublisherCatalog],
+        varcets: &Varcets,
+        packages: &[String],
+    ) -> Result<Resolution, Error> {
+        let mut requests = Vec::new();
+        for r in self.incorporation.iter().chain(packages) {
+            requests.push(r.parse::<Fmri>()?);
+        }
+        let mut resolution = resolve(catalogs, varcets, &requests)?;
+        if self.with_optional
+            && let Some(inc) = self.incorporation.as_deref()
+        {
+            // kayak parity: add the incorporation's optional members that apply to this image
+            // and exist in some catalog, then resolve again.
+            let stem = inc.parse::<Fmri>()?.stem;
+            let extra: Vec<Fmri> = resolution
+                .packages
+                .iter()
+                .filter(|p| p.fmri.stem == stem)
+                .flat_map(|p| p.depends.iter())
+                .filter(|a| a.kind == "depend" && a.attr("type") == Some("optional"))
+                .filter(|a| varcets.includes(a))
+                .filter_map(|a| a.attr("fmri")?.parse::<Fmri>().ok())
+                .filter(|f| catalogs.iter().any(|c| c.packages.contains_key(&f.stem)))
+                .map(|f| Fmri { version: None, ..f })
+                .collect();
+            if !extra.is_empty() {
+                requests.extend(extra);
+                resolution = resolve(catalogs, varcets, &requests)?;
+            }
+        }
+        Ok(resolution)
     }
 }
 

@@ -352,6 +352,24 @@ fn claim<'a>(
     }
 }
 
+/// The mediation of every mediator that the links of `packages` name, as [`install`] chooses
+/// them (for a layer that installs only some of the packages).
+pub(super) fn mediations(packages: &[PackageContent]) -> Vec<Mediation> {
+    let links: Vec<Delivery> = packages
+        .iter()
+        .flat_map(|p| {
+            p.actions
+                .iter()
+                .filter(|a| a.kind == "link")
+                .map(move |action| Delivery {
+                    fmri: &p.package,
+                    action,
+                })
+        })
+        .collect();
+    choose_mediations(&links).into_values().collect()
+}
+
 /// pkg's choice of mediation: `site` before `vendor` before unset priority, then the highest
 /// `mediator-version`, then the implementation name, then its highest version.
 fn choose_mediations(links: &[Delivery]) -> BTreeMap<String, Mediation> {

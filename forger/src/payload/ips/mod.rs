@@ -39,6 +39,7 @@ mod fetch;
 mod fmri;
 mod image;
 mod install;
+mod layer;
 mod origin;
 mod resolve;
 mod system_pkg;

@@ -73,6 +73,11 @@ impl SystemPkg {
     /// Runs pkg into a scratch image beside `tree`, imports it and fixes owners and modes.
     pub fn install(&self, tree: &mut StagingTree) -> Result<Vec<String>, Error> {
         let first = self.request.publishers.first().ok_or(Error::NoPublisher)?;
+        if !self.request.below.is_empty() {
+            // pkg installs the whole set into an image of its own, so a layer above a base
+            // starts from an empty tree too.
+            tree.clear_dir(&StagePath::root())?;
+        }
         let parent = tree.root().parent().unwrap_or(Path::new("."));
         let scratch = tempfile::Builder::new()
             .prefix(".forger-pkg-image-")
