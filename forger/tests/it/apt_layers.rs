@@ -11,7 +11,9 @@ use std::process::Command;
 use forger::build::{BuildOptions, build};
 use forger::cache::{Cache, Lookup};
 use forger::model::*;
+use forger::payload::apt::{AptMirror as Mirror, AptMode, AptPayload};
 use forger::plan::PlanOptions;
+use forger::stage::StagingTree;
 
 use crate::apt::{host_mirror, slow_tests};
 use crate::cache::Record;
@@ -160,4 +162,51 @@ fn children_of_a_base_share_its_payload_stage_and_add_only_their_packages() {
         status(&dir.path().join("x-a")) == status(&root_flat),
         "dpkg status differs"
     );
+}
+
+/// Layering in mmdebstrap's unshare mode, the one a builder that is not root gets: the base
+/// tree reaches the user namespace as a tar unpacked by the setup hook, and the child's
+/// packages are added. The result has the files, the dpkg database and the owners of a flat
+/// unshare-mode install of the same packages, and the host's dpkg finds it consistent.
+#[test]
+fn layering_in_unshare_mode_gives_the_flat_install() {
+    if !slow_tests() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut apt = AptPayload::debian("bookworm");
+    apt.mirrors = vec![Mirror::new(host_mirror(), "bookworm", &["main"])];
+    apt.cache_dir = Some(dir.path().join("apt-cache"));
+    apt.source_date_epoch = Some(1_700_000_000);
+    apt.mode = AptMode::Unshare;
+    let install = |tree: &mut StagingTree, packages: &[&str], onto_tree: bool| {
+        let layer = AptPayload {
+            packages: packages.iter().map(|p| p.to_string()).collect(),
+            onto_tree,
+            ..apt.clone()
+        };
+        layer.install(tree).expect("mmdebstrap --mode=unshare");
+    };
+    let mut layered = StagingTree::create(dir.path().join("layered")).expect("tree");
+    install(&mut layered, &["less"], false);
+    install(&mut layered, &["bzip2"], true);
+    let mut flat = StagingTree::create(dir.path().join("flat")).expect("tree");
+    install(&mut flat, &["less", "bzip2"], false);
+
+    let owners = |t: &StagingTree| -> Vec<(String, u32, u32, u32)> {
+        t.manifest
+            .iter()
+            .map(|(p, e)| (p.to_string(), e.uid, e.gid, e.mode))
+            .collect()
+    };
+    assert_eq!(owners(&layered), owners(&flat));
+    let status =
+        |t: &StagingTree| std::fs::read(t.root().join("var/lib/dpkg/status")).expect("status");
+    assert!(status(&layered) == status(&flat), "dpkg status differs");
+    let audit = run_ok(
+        Command::new("dpkg")
+            .arg(format!("--root={}", layered.root().display()))
+            .arg("--audit"),
+    );
+    assert!(audit.trim().is_empty(), "dpkg --audit: {audit}");
 }
