@@ -243,6 +243,15 @@ impl Setup {
         (rec, bytes)
     }
 
+    /// The outputs of an image without a base named `name` with `packages`, built with a
+    /// cache of its own.
+    fn flat(&self, name: &str, packages: &[&str]) -> Vec<Vec<u8>> {
+        let image = named_image(name, &self.path("repo"), &self.path("spec"), packages);
+        let cache = Cache::new(self.path(&format!("flat-{name}-cache")));
+        self.build_with(&image, &cache, &format!("out-flat-{name}"))
+            .1
+    }
+
     fn build(&self, image: &Image, out: &str) -> (Record, Vec<Vec<u8>>) {
         self.build_with(image, &Cache::new(self.path("cache")), out)
     }
@@ -553,15 +562,8 @@ fn cache_an_ips_base_is_a_stage_its_children_share_and_layering_gives_the_flat_i
 
     // Byte for byte what a flat install of the same packages writes, and a build without
     // the cache gives the same.
-    let flat = named_image(
-        "child",
-        &s.path("repo"),
-        &s.path("spec"),
-        &["tools", "extra"],
-    );
-    let (_, flat_bytes) = s.build_with(&flat, &Cache::new(s.path("flat-cache")), "out-flat");
     assert!(
-        layered == flat_bytes,
+        layered == s.flat("child", &["tools", "extra"]),
         "a layered IPS install differs from a flat one"
     );
     let options = BuildOptions {
@@ -591,15 +593,8 @@ fn cache_an_ips_base_is_a_stage_its_children_share_and_layering_gives_the_flat_i
         2,
         "layered over a group"
     );
-    let flat = named_image(
-        "grouped",
-        &s.path("repo"),
-        &s.path("spec"),
-        &["tools", "staff"],
-    );
-    let (_, flat_bytes) = s.build_with(&flat, &Cache::new(s.path("flat2-cache")), "out-flat2");
     assert!(
-        grouped_bytes == flat_bytes,
+        grouped_bytes == s.flat("grouped", &["tools", "staff"]),
         "a whole reinstall differs from a flat one"
     );
     let group = run_ok(
