@@ -66,6 +66,7 @@ fn repo(root: &Path, extra: bool) {
             raw("dir group=sys mode=0755 owner=root path=etc"),
             raw("dir group=sys mode=0755 owner=root path=usr"),
             raw("dir group=bin mode=0755 owner=root path=usr/bin"),
+            raw("link path=usr/bin/sh target=ksh93 mediator=sh mediator-implementation=ksh93"),
             file(
                 "etc/passwd",
                 "0644",
@@ -104,6 +105,17 @@ fn repo(root: &Path, extra: bool) {
             "extra",
             &format!("1.0,5.11-0:{TS}"),
             vec![file("usr/bin/extra", "0555", "root", "bin", "", b"extra\n")],
+        );
+        r.add(
+            "py",
+            &format!("3.11,5.11-0:{TS}"),
+            vec![
+                file("usr/bin/python3.11", "0555", "root", "bin", "", b"py\n"),
+                raw(
+                    "link path=usr/bin/python target=python3.11 mediator=python \
+                     mediator-version=3.11",
+                ),
+            ],
         );
         r.add(
             "staff",
@@ -524,7 +536,7 @@ fn cache_an_ips_base_is_a_stage_its_children_share_and_layering_gives_the_flat_i
     let s = Setup::new();
     repo(&s.path("repo"), true);
     let base = s.image(&["tools"]);
-    let child = child_image("child", base.clone(), &["extra"]);
+    let child = child_image("child", base.clone(), &["extra", "py"]);
 
     let cache = Cache::new(s.path("cache"));
     let (cold, layered) = s.build_with(&child, &cache, "out-child");
@@ -563,7 +575,7 @@ fn cache_an_ips_base_is_a_stage_its_children_share_and_layering_gives_the_flat_i
     // Byte for byte what a flat install of the same packages writes, and a build without
     // the cache gives the same.
     assert!(
-        layered == s.flat("child", &["tools", "extra"]),
+        layered == s.flat("child", &["tools", "extra", "py"]),
         "a layered IPS install differs from a flat one"
     );
     let options = BuildOptions {
@@ -604,4 +616,25 @@ fn cache_an_ips_base_is_a_stage_its_children_share_and_layering_gives_the_flat_i
             .arg("./etc/group"),
     );
     assert!(group.contains("staff::10:"), "{group}");
+
+    // Both mediations, the base's and the child's own, are the image's.
+    let listing = run_ok(
+        Command::new("tar")
+            .arg("-tvf")
+            .arg(s.path("out-child/plain.tar")),
+    );
+    assert!(
+        listing.contains("./usr/bin/python -> python3.11"),
+        "{listing}"
+    );
+    let image = run_ok(
+        Command::new("tar")
+            .arg("-xOf")
+            .arg(s.path("out-child/plain.tar"))
+            .arg("./var/pkg/pkg5.image"),
+    );
+    assert!(
+        image.contains("python") && image.contains("ksh93"),
+        "{image}"
+    );
 }

@@ -6,11 +6,12 @@
 //! files that `user`, `group`, `driver` and `legacy` actions edit, in an order that is not
 //! per package. A layer is taken only where none of that can differ: the base's packages
 //! resolve to the same versions in the child, and the added packages deliver no path the base
-//! already holds (a directory only with the very attributes a base package gives it), no
-//! mediated link and none of the editing actions. Anything else installs the whole set afresh,
-//! so a layered tree is always the whole install's tree.
+//! already holds (a directory only with the very attributes a base package gives it), no link
+//! of a mediator the base's links name (a mediator of their own is chosen among their links
+//! alone either way) and none of the editing actions. Anything else installs the whole set
+//! afresh, so a layered tree is always the whole install's tree.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::action::Action;
 use super::catalog::CatalogPackage;
@@ -34,16 +35,21 @@ pub(super) fn added(
         return None; // a base package resolves to another version, or is gone
     }
     let mut base_dirs: BTreeMap<&str, &Action> = BTreeMap::new();
+    let mut base_mediators = BTreeSet::new();
     for a in base.iter().flat_map(|c| &c.actions) {
-        if a.kind == "dir"
-            && let Some(path) = a.attr("path")
-        {
-            base_dirs.entry(path).or_insert(a);
+        match (a.kind.as_str(), a.attr("path")) {
+            ("dir", Some(path)) => {
+                base_dirs.entry(path).or_insert(a);
+            }
+            ("link", _) => base_mediators.extend(a.attr("mediator")),
+            _ => {}
         }
     }
     for a in added.iter().flat_map(|c| &c.actions) {
         if WHOLE_SET_KINDS.contains(&a.kind.as_str())
-            || (a.kind == "link" && a.attr("mediator").is_some())
+            || (a.kind == "link"
+                && a.attr("mediator")
+                    .is_some_and(|m| base_mediators.contains(m)))
         {
             return None;
         }
