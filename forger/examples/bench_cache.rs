@@ -8,12 +8,13 @@
 //! `target/bench-cache`); it takes minutes and needs mmdebstrap and the Debian archive.
 //!
 //! Measured 2026-12-06 on the 2-core machine, release build, 272 kept `.deb`s, both targets
-//! side by side (cold / warm), two runs:
+//! side by side (cold / warm), three runs:
 //!
 //! | payload | target:qcow2 | target:rootfs | total | warm/cold |
 //! |---|---|---|---|---|
 //! | 95.4 / hit | 29.1 / 6.5 | 24.8 / 5.3 | 127.8 / 10.0 s | 7.8 % |
 //! | 98.3 / hit | 27.8 / 7.5 | 22.8 / 4.9 | 130.6 / 11.1 s | 8.5 % |
+//! | 83.2 / hit | 27.6 / 7.2 | 23.3 / 5.1 | 114.1 / 10.5 s | 9.2 % |
 //!
 //! What makes the warm build short: the payload tree comes from the cache (digest checked,
 //! ≈ 1.2 s), the tarball recompresses only the blocks the edit changed, and the QCOW2 disk
