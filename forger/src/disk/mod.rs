@@ -5,7 +5,9 @@
 //! [`write()`] is the one entry point. It checks everything it can first (partition indexes,
 //! boot blocks), assembles the disk in a sparse temporary file next to the output, converts
 //! it to QCOW2 if asked, and renames the result into place only when it is complete: an
-//! interrupted build leaves no file under the final name.
+//! interrupted build leaves no file under the final name. For a QCOW2 output a filesystem
+//! that already has its image in a file of its own may lend it ([`Filesystem::lend`]); the
+//! converter then reads that partition from the lent file, which is not copied.
 
 mod bios;
 mod error;
