@@ -82,7 +82,7 @@ impl ImageStore for Cache {
             return Ok(None);
         };
         let path = entry.join("image");
-        let file = match File::options().read(true).write(true).open(&path) {
+        let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),

@@ -61,7 +61,8 @@ pub struct Qcow2Stats {
     pub file_size: u64,
 }
 
-/// Converts `raw` (a sparse file of `virtual_size` bytes) into QCOW2 v3 in `out` (empty).
+/// Converts the disk `raw` reads (a sparse file of `virtual_size` bytes, with any lent
+/// partitions spliced over it) into QCOW2 v3 in `out` (empty).
 pub(crate) fn convert(
     raw: &Source<'_>,
     raw_path: &Path,

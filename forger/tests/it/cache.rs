@@ -315,12 +315,7 @@ fn cache_same_inputs_hit_and_an_overlay_byte_reruns_only_overlays_and_targets() 
         .filter(|(kind, _)| *kind == "blocks")
         .collect();
     assert_eq!(kinds, [("blocks", "gzip-6".to_owned())]);
-    let motd = run_ok(
-        Command::new("tar")
-            .arg("-xOf")
-            .arg(s.path("out3/plain.tar"))
-            .arg("./etc/motd"),
-    );
+    let motd = tar_member(&s.path("out3/plain.tar"), "./etc/motd");
     assert_eq!(motd, "hellO\n");
 }
 
@@ -521,6 +516,11 @@ fn cache_an_unreachable_registry_is_a_miss_with_a_warning() {
     );
 }
 
+/// The bytes of `member` of the tarball `tar`, as GNU tar reads them.
+fn tar_member(tar: &Path, member: &str) -> String {
+    run_ok(Command::new("tar").arg("-xOf").arg(tar).arg(member))
+}
+
 /// Every inode that `usr/bin/tool` has among the cache's stage entries.
 fn tool_inodes(cache: &Path) -> std::collections::BTreeSet<u64> {
     use std::os::unix::fs::MetadataExt;
@@ -609,12 +609,7 @@ fn cache_an_ips_base_is_a_stage_its_children_share_and_layering_gives_the_flat_i
         grouped_bytes == s.flat("grouped", &["tools", "staff"]),
         "a whole reinstall differs from a flat one"
     );
-    let group = run_ok(
-        Command::new("tar")
-            .arg("-xOf")
-            .arg(s.path("out-grouped/plain.tar"))
-            .arg("./etc/group"),
-    );
+    let group = tar_member(&s.path("out-grouped/plain.tar"), "./etc/group");
     assert!(group.contains("staff::10:"), "{group}");
 
     // Both mediations, the base's and the child's own, are the image's.
@@ -627,12 +622,7 @@ fn cache_an_ips_base_is_a_stage_its_children_share_and_layering_gives_the_flat_i
         listing.contains("./usr/bin/python -> python3.11"),
         "{listing}"
     );
-    let image = run_ok(
-        Command::new("tar")
-            .arg("-xOf")
-            .arg(s.path("out-child/plain.tar"))
-            .arg("./var/pkg/pkg5.image"),
-    );
+    let image = tar_member(&s.path("out-child/plain.tar"), "./var/pkg/pkg5.image");
     assert!(
         image.contains("python") && image.contains("ksh93"),
         "{image}"

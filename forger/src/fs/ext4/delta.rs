@@ -57,7 +57,7 @@ pub trait ImageStore: Debug + Send + Sync {
 pub trait KeptImage: Send {
     /// Where it is, for the tools that change it and put it back.
     fn path(&self) -> &Path;
-    /// It open for reading and writing.
+    /// It open for reading (the tools change it by [`path`](Self::path)).
     fn file(&self) -> &fs::File;
     /// It could not be put back as it was: the store forgets it.
     fn discard(&self);
@@ -143,12 +143,11 @@ impl Delta {
         Ok(Some(d))
     }
 
-    /// Applies the changes to the base image in `image` at `offset`.
-    /// Runs the scripts on the image at `offset` of `image`. Each writing run saves the blocks
-    /// it overwrites first ([`UNDO_FILES`], in run order), into `undo` when given, so that
-    /// `e2undo` can put the image back. The undo files are written either way: debugfs counts
-    /// the bytes a session writes into the superblock (`s_kbytes_written`), and through its
-    /// undo layer it counts differently, so every image takes the same path.
+    /// Applies the changes to the base image at `offset` of `image`. Each writing run saves
+    /// the blocks it overwrites first ([`UNDO_FILES`], in run order), into `undo` when given,
+    /// so that `e2undo` can put the image back. The undo files are written either way: debugfs
+    /// counts the bytes a session writes into the superblock (`s_kbytes_written`), and through
+    /// its undo layer it counts differently, so every image takes the same path.
     pub(super) fn apply(
         &self,
         tree: &StagingTree,

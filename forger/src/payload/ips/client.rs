@@ -190,6 +190,17 @@ impl IpsPayload {
             })
         })?;
 
+        // On a base's tree, only the packages the child adds, when that gives what installing
+        // everything gives; only their payloads are fetched.
+        let added = below
+            .as_ref()
+            .and_then(|b| layer::added(tree, &contents, &b.packages));
+        if below.is_some() && added.is_none() {
+            tracing::info!("the added IPS packages change what is installed: installing all");
+            tree.clear_dir(&StagePath::root())?;
+        }
+        let to_install = added.as_deref().unwrap_or(&contents);
+
         let tmp_cache;
         let cache = match &self.cache_dir {
             Some(d) => PayloadCache::new(d)?,
@@ -198,7 +209,7 @@ impl IpsPayload {
                 PayloadCache::new(tmp_cache.path())?
             }
         };
-        let jobs: Vec<(usize, PayloadSpec)> = contents
+        let jobs: Vec<(usize, PayloadSpec)> = to_install
             .iter()
             .flat_map(|c| {
                 c.actions
@@ -214,25 +225,9 @@ impl IpsPayload {
             refetched = fetch.refetched,
             "IPS payloads verified"
         );
-        let added = below
-            .as_ref()
-            .and_then(|b| layer::added(tree, &contents, &b.packages));
-        let counts = match added {
-            Some(added) => {
-                let mut counts = install(tree, &added, &cache, &varcets, self.source_date_epoch)?;
-                counts.mediations = mediations(&contents);
-                counts
-            }
-            None => {
-                if below.is_some() {
-                    tracing::info!(
-                        "the added IPS packages change what is installed: installing all"
-                    );
-                    tree.clear_dir(&StagePath::root())?;
-                }
-                install(tree, &contents, &cache, &varcets, self.source_date_epoch)?
-            }
-        };
+        let mut counts = install(tree, to_install, &cache, &varcets, self.source_date_epoch)?;
+        // One mediation per mediator across the whole set, whatever this run installed.
+        counts.mediations = mediations(&contents);
         tracing::info!(
             files = counts.files,
             bytes = counts.bytes,
@@ -268,9 +263,7 @@ impl IpsPayload {
             fetch,
         })
     }
-}
 
-impl IpsPayload {
     /// Resolves the incorporation and `packages` (with the incorporation's optional members
     /// when asked).
     fn resolve(
